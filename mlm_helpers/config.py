@@ -1,0 +1,233 @@
+"""One object describes a run: `RunConfig`, with two named profiles.
+
+- ``hub``: the real recipe — `distilbert-base-uncased` fine-tuned on the Hub's `imdb`, meant for a GPU.
+- ``embedded``: the project's own small review corpus, a WordPiece tokenizer trained on it and a tiny
+  DistilBERT trained from scratch — the whole series runs offline on a 2-core CPU in minutes.
+
+Both go through the same code. The notebooks choose the profile in their parameters cell (notebook 01
+introduces it); the environment variable ``MLM_PROFILE`` overrides that choice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import runtime
+from .paths import resolve_runs_dir
+
+PROFILE_ENV = "MLM_PROFILE"
+PROFILES = ("hub", "embedded")
+EMBEDDED = "embedded"  # dataset / tokenizer / model name that means "the copy shipped in the package"
+MASKING_KINDS = ("token", "whole_word")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("auto", "default", "mirrored", "tpu")
+
+DEFAULT_PROMPTS = (
+    "This is a great [MASK].",
+    "The acting was [MASK] and the plot was predictable.",
+    "I would [MASK] this movie to anyone.",
+)
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run; recorded in the run folder and on the model card."""
+
+    profile: str = EMBEDDED
+    run_name: str = "embedded-default"
+    # -- data (notebook 01)
+    dataset: str = EMBEDDED  # a Hub dataset id, a local folder in Hub format, or "embedded"
+    train_splits: tuple[str, ...] = ("train", "unsupervised")
+    eval_split: str = "test"
+    max_reviews: int | None = None  # per split, sampled with `seed` before tokenizing; None = all
+    clean_html: bool = True  # turn "<br />" tags into spaces
+    # -- tokenizer and model (notebooks 02 and 04)
+    model: str = EMBEDDED  # a Hub model id, a local folder in Hub format, or "embedded" (tiny, from scratch)
+    tokenizer: str | None = None  # None: the model's own (for "embedded": the shipped WordPiece vocab)
+    tiny_model: dict[str, Any] = field(
+        default_factory=lambda: {"n_layers": 2, "dim": 128, "n_heads": 2, "hidden_dim": 512,
+                                 "max_position_embeddings": 512, "dropout": 0.1,
+                                 "attention_dropout": 0.1}
+    )
+    chunk_size: int = 128
+    # -- masking (notebook 03)
+    masking: str = "token"  # "token" or "whole_word"
+    mlm_probability: float = 0.15
+    train_chunks: int | None = 3_000  # chunks sampled for training; None = all
+    eval_chunks: int | None = 300  # chunks sampled from the held-out split; None = all
+    # -- optimisation (notebook 04)
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup: float = 0.1  # a fraction of all steps if < 1, else a number of steps
+    epochs: int = 3
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    clip_norm: float | None = 1.0
+    # -- hardware
+    precision: str = "auto"  # auto: mixed_float16 on GPU, mixed_bfloat16 on TPU, float32 on CPU
+    jit_compile: bool | str = "auto"  # auto: XLA on GPU/TPU
+    strategy: str = "auto"
+    # -- run bookkeeping
+    seed: int = 42
+    runs_dir: str = "runs"
+    checkpoint_every_steps: int | None = None
+    fill_mask_prompts: tuple[str, ...] = DEFAULT_PROMPTS
+    top_k: int = 5
+
+    def __post_init__(self) -> None:
+        self.train_splits = tuple(self.train_splits)
+        self.fill_mask_prompts = tuple(self.fill_mask_prompts)
+        self.validate()
+
+    # ---------------------------------------------------------------- validation
+    def validate(self) -> None:
+        """Raise ValueError naming the bad field and what would be accepted."""
+
+        def bad(name: str, value: Any, expected: str) -> ValueError:
+            return ValueError(f"RunConfig.{name}={value!r} is invalid: {expected}")
+
+        if self.profile not in PROFILES:
+            raise bad("profile", self.profile, f"choose one of {PROFILES} (or 'auto' in get_config)")
+        for name in ("batch_size", "epochs", "chunk_size", "top_k"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise bad(name, value, "it must be a positive integer")
+        if self.chunk_size < 2:
+            raise bad("chunk_size", self.chunk_size, "a chunk needs at least 2 tokens")
+        for name in ("max_reviews", "train_chunks", "eval_chunks", "checkpoint_every_steps"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise bad(name, value, "it must be a positive integer or None (no limit)")
+        if not 0.0 < self.mlm_probability < 1.0:
+            raise bad("mlm_probability", self.mlm_probability, "it must lie strictly between 0 and 1")
+        if self.masking not in MASKING_KINDS:
+            raise bad("masking", self.masking, f"choose one of {MASKING_KINDS}")
+        if not self.learning_rate > 0:
+            raise bad("learning_rate", self.learning_rate, "it must be positive")
+        if self.weight_decay < 0:
+            raise bad("weight_decay", self.weight_decay, "it must be >= 0")
+        if self.warmup < 0 or (self.warmup >= 1 and float(self.warmup) != int(self.warmup)):
+            raise bad("warmup", self.warmup, "give a fraction in [0, 1) or a whole number of steps")
+        if self.precision not in PRECISIONS:
+            raise bad("precision", self.precision, f"choose one of {PRECISIONS}")
+        if self.jit_compile not in (True, False, "auto"):
+            raise bad("jit_compile", self.jit_compile, "use True, False or 'auto'")
+        if self.strategy not in STRATEGIES:
+            raise bad("strategy", self.strategy, f"choose one of {STRATEGIES}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise bad("seed", self.seed, "it must be a non-negative integer")
+        if not self.train_splits or self.eval_split in self.train_splits:
+            raise bad("eval_split", self.eval_split,
+                      f"it must not be one of the training splits {self.train_splits}: "
+                      "validation rows must be held out")
+
+    # ---------------------------------------------------------------- conveniences
+    @property
+    def run_dir(self) -> Path:
+        """The run folder `<runs_dir>/<run_name>`; a relative `runs_dir` is taken from the project
+        root (point `runs_dir`, or `$MLM_RUNS_DIR`, at Google Drive on Colab)."""
+        return resolve_runs_dir(self.runs_dir) / self.run_name
+
+    @property
+    def tokenizer_name(self) -> str:
+        return self.tokenizer if self.tokenizer is not None else self.model
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A copy with some fields changed (validated)."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise TypeError(f"RunConfig has no field(s) {sorted(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["train_splits"] = list(self.train_splits)
+        data["fill_mask_prompts"] = list(self.fill_mask_prompts)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown RunConfig field(s) {sorted(unknown)} in the saved config")
+        return cls(**data)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> RunConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def hub_profile(**overrides: Any) -> RunConfig:
+    """The real recipe: distilbert-base-uncased on the Hub's imdb, sized for a Colab GPU."""
+    base = RunConfig(
+        profile="hub",
+        run_name="distilbert-imdb",
+        dataset="imdb",
+        model="distilbert-base-uncased",
+        tiny_model={},
+        max_reviews=None,
+        train_chunks=10_000,
+        eval_chunks=1_000,
+        batch_size=32,
+        learning_rate=2e-5,
+        weight_decay=0.01,
+        warmup=0.1,
+        epochs=3,
+    )
+    return base.replace(**overrides)
+
+
+def embedded_profile(**overrides: Any) -> RunConfig:
+    """The offline default: the shipped review corpus and a tiny DistilBERT, minutes on a CPU."""
+    return RunConfig().replace(**overrides)
+
+
+def resolve_profile(profile: str = "auto", *, verbose: bool = True) -> str:
+    """Turn "auto" (or the `MLM_PROFILE` environment variable) into "hub" or "embedded".
+
+    `MLM_PROFILE`, when set, wins over the argument. "auto" picks "hub" when a GPU/TPU is visible and
+    the Hub answers, "embedded" otherwise, and says which it chose and how to override it.
+    """
+    source = "argument"
+    if os.environ.get(PROFILE_ENV):
+        profile, source = os.environ[PROFILE_ENV].strip().lower(), f"${PROFILE_ENV}"
+    if profile == "auto":
+        accelerator = runtime.detect_accelerator()
+        online = accelerator != "cpu" and runtime.hub_reachable()
+        chosen = "hub" if online else EMBEDDED
+        if verbose:
+            why = (f"a {accelerator.upper()} is visible and the Hub answers" if online else
+                   "no GPU/TPU is visible" if accelerator == "cpu" else "the Hub is not reachable")
+            print(f"Profile: {chosen} (auto: {why}). Override with PROFILE = 'hub' or 'embedded', "
+                  f"or the environment variable {PROFILE_ENV}.")
+        return chosen
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r} (from {source}): choose 'auto', 'hub' or "
+                         "'embedded'")
+    if verbose:
+        print(f"Profile: {profile} (from {source}).")
+    return profile
+
+
+def get_config(profile: str = "auto", *, verbose: bool = True, **overrides: Any) -> RunConfig:
+    """The run configuration for a profile ("auto", "hub" or "embedded"), with field overrides.
+
+    This is the one call in every notebook's parameters cell.
+    """
+    chosen = resolve_profile(profile, verbose=verbose)
+    factory = hub_profile if chosen == "hub" else embedded_profile
+    return factory(**overrides)

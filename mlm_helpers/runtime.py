@@ -1,0 +1,230 @@
+"""The runtime in one place: the Keras/transformers guard, seeding, devices and strategies.
+
+Every notebook's setup cell goes through here (notebook 01 sets the convention), and so does every
+helper that needs TensorFlow: nothing else in the package imports TensorFlow directly.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+LEGACY_KERAS_ENV = "TF_USE_LEGACY_KERAS"
+ACCELERATORS = ("cpu", "gpu", "tpu")
+
+
+class StackError(RuntimeError):
+    """The installed libraries cannot run the TensorFlow path of this tutorial."""
+
+
+def prepare_environment() -> None:
+    """Set the environment TensorFlow must see *before* it is imported.
+
+    transformers' TF classes are Keras 2 code: with TF >= 2.16 they need the `tf-keras` package and
+    `TF_USE_LEGACY_KERAS=1`, so that `tf.keras` and transformers' Keras are the same library.
+    Also quiets TensorFlow's C++ start-up chatter. Called when `mlm_helpers` is imported.
+    """
+    os.environ.setdefault(LEGACY_KERAS_ENV, "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _major(version: str) -> int:
+    return int(version.split(".")[0])
+
+
+def check_stack() -> dict[str, str]:
+    """Check that the installed versions can run the TF recipe; return them.
+
+    Raises `StackError` naming the problem and the fix when transformers >= 5 (no TF classes),
+    huggingface_hub >= 1.0 (transformers 4.57 needs < 1.0) or tf-keras is missing.
+    """
+    versions = {}
+    for dist in ("transformers", "huggingface_hub", "tensorflow", "tf_keras", "datasets"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = "missing"
+    if versions["transformers"] == "missing" or _major(versions["transformers"]) >= 5:
+        raise StackError(
+            f"transformers {versions['transformers']} is installed, but TensorFlow support ended "
+            "with transformers 4.57.x. Fix: pip install 'transformers>=4.57,<5'"
+        )
+    if versions["huggingface_hub"] != "missing" and _major(versions["huggingface_hub"]) >= 1:
+        raise StackError(
+            f"huggingface_hub {versions['huggingface_hub']} is installed, but transformers 4.57 "
+            "needs huggingface_hub < 1.0. Fix: pip install 'huggingface_hub>=0.34,<1.0'"
+        )
+    if versions["tf_keras"] == "missing" and importlib.util.find_spec("tf_keras") is None:
+        tf_version = versions["tensorflow"]
+        pin = "" if tf_version == "missing" else f"=={'.'.join(tf_version.split('.')[:2])}.*"
+        raise StackError(
+            "tf-keras is not installed. TensorFlow >= 2.16 ships Keras 3, which the transformers "
+            f"TF classes cannot use. Fix: pip install 'tf-keras{pin}' (same minor version as TensorFlow)"
+        )
+    return versions
+
+
+def import_tensorflow():
+    """Import TensorFlow with legacy Keras in effect and return the `tensorflow` module.
+
+    If TensorFlow was already imported and `tf.keras` already resolved to Keras 3 (for example a
+    notebook ran `import tensorflow as tf; tf.keras...` before importing `mlm_helpers`), the
+    transformers models and our Keras code would live in two different Keras libraries; this raises
+    `StackError` telling how to restart cleanly.
+    """
+    check_stack()
+    already_imported = "tensorflow" in sys.modules
+    if not already_imported:
+        prepare_environment()
+    import tensorflow as tf
+
+    keras_version = getattr(tf.keras, "__version__", "2")
+    if _major(keras_version) >= 3:
+        raise StackError(
+            f"TensorFlow is using Keras {keras_version} (Keras 3), but the transformers TF classes "
+            "need Keras 2 (tf-keras). This happens when TensorFlow/Keras was used before "
+            "`import mlm_helpers`. Fix: restart the kernel/runtime and import mlm_helpers first, "
+            f"or set the environment variable {LEGACY_KERAS_ENV}=1 before Python starts."
+        )
+    return tf
+
+
+def import_keras():
+    """Return the Keras 2 module (`tf_keras`) that transformers' TF models are built with."""
+    import_tensorflow()
+    import tf_keras
+
+    return tf_keras
+
+
+def quiet_libraries() -> None:
+    """Turn off progress bars and info logs of datasets/transformers (notebooks stay readable)."""
+    try:
+        import datasets
+
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover - datasets is a dependency
+        pass
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+    if "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].get_logger().setLevel("ERROR")
+
+
+def seed_everything(seed: int, *, deterministic: bool = True, tensorflow: bool | None = None) -> None:
+    """Seed Python, NumPy and (if loaded, or `tensorflow=True`) TensorFlow from one number.
+
+    With `deterministic=True`, TensorFlow's op determinism is switched on too, so that two runs on
+    the same CPU give bit-identical weights. Introduced in notebook 01's setup cell.
+    """
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    if tensorflow is None:
+        tensorflow = "tensorflow" in sys.modules
+    if tensorflow:
+        tf = import_tensorflow()
+        import tf_keras
+
+        tf_keras.utils.set_random_seed(seed)
+        if deterministic:
+            tf.config.experimental.enable_op_determinism()
+
+
+def detect_accelerator() -> str:
+    """Return "tpu", "gpu" or "cpu" for this machine.
+
+    Uses TensorFlow when it is already imported; otherwise cheap checks (Colab's TPU variables,
+    the NVIDIA driver's device files) so that notebook 01 need not import TensorFlow.
+    """
+    if os.environ.get("COLAB_TPU_ADDR") or os.environ.get("TPU_NAME"):
+        return "tpu"
+    if "tensorflow" in sys.modules:
+        tf = sys.modules["tensorflow"]
+        if tf.config.list_physical_devices("TPU"):
+            return "tpu"
+        if tf.config.list_physical_devices("GPU"):
+            return "gpu"
+        return "cpu"
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
+        return "cpu"
+    gpus = Path("/proc/driver/nvidia/gpus")
+    if (gpus.is_dir() and any(gpus.iterdir())) or Path("/dev/nvidia0").exists():
+        return "gpu"
+    return "cpu"
+
+
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """True when the Hugging Face Hub answers; False offline or with `HF_HUB_OFFLINE=1`."""
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    import socket
+
+    try:
+        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def split_cpu(replicas: int = 2) -> None:
+    """Expose the CPU as `replicas` logical devices, so MirroredStrategy has real replicas.
+
+    Must run before TensorFlow initialises its devices (before any op runs). Used by the tests and
+    by anyone who wants to try multi-replica training without GPUs.
+    """
+    tf = import_tensorflow()
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(replicas)]
+    )
+
+
+def get_strategy(kind: str = "auto") -> Any:
+    """Return a `tf.distribute` strategy.
+
+    kind: "auto" (TPU if present, Mirrored over several GPUs, else the default strategy),
+    "default", "mirrored" (all GPUs, or all logical CPUs when there is no GPU), or "tpu".
+    """
+    tf = import_tensorflow()
+    if kind not in ("auto", "default", "mirrored", "tpu"):
+        raise ValueError(f"strategy must be auto, default, mirrored or tpu, got {kind!r}")
+    if kind == "tpu" or (kind == "auto" and detect_accelerator() == "tpu"):
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    gpus = tf.config.list_logical_devices("GPU")
+    if kind == "mirrored":
+        devices = gpus or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    if kind == "auto" and len(gpus) > 1:
+        return tf.distribute.MirroredStrategy([d.name for d in gpus])
+    return tf.distribute.get_strategy()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that matter for reproducing a run (recorded in all_results.json)."""
+    versions = {"python": sys.version.split()[0]}
+    for dist in ("mlm-helpers", "transformers", "tensorflow", "tf_keras", "datasets", "tokenizers",
+                 "huggingface_hub", "numpy"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = "missing"
+    return versions
