@@ -1,0 +1,299 @@
+"""Stage 01 — loading, validating, cleaning and exploring review datasets (notebook 01).
+
+One loader serves every source, always through `datasets.load_dataset`:
+- ``"embedded"``: the review corpus shipped in this package (Hub layout, loaded from its folder);
+- a Hub dataset id such as ``"imdb"`` (needs the network the first time; cached afterwards);
+- a local folder in Hub layout (``<split>-*.parquet`` / ``.jsonl`` / ``.csv`` files, or ``data/`` below it);
+- a dict ``{split: file or [files]}`` of local parquet/jsonl/json/csv files.
+
+Every split is validated against the imdb schema (``text``: str, ``label``: 0/1; -1 allowed in
+``unsupervised``) with errors that say what is wrong and how to fix it. No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import EMBEDDED, RunConfig
+
+EMBEDDED_DIR = Path(__file__).parent / "corpus" / "imdb-mini"  # a dataset folder in Hub layout
+EMBEDDED_VOCAB = Path(__file__).parent / "corpus" / "tokenizer" / "vocab.txt"
+IMDB_SPLITS = ("train", "test", "unsupervised")
+UNLABELLED_SPLITS = ("unsupervised",)
+_FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
+_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_SPACES = re.compile(r"[ \t]{2,}")
+
+
+class DataError(ValueError):
+    """A dataset does not have the imdb schema this tutorial expects."""
+
+
+# --------------------------------------------------------------------------- cleaning
+def clean_text(text: str, *, html: bool = True) -> str:
+    """Replace ``<br />`` tags (any spelling) by a space and squeeze repeated spaces.
+
+    Scraped reviews carry ``<br /><br />`` between paragraphs; left in, the tokenizer turns each tag
+    into several tokens (``<``, ``br``, ``/``, ``>``) that the model would spend capacity predicting.
+    """
+    if html:
+        text = _BR.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def clean_dataset(dataset, *, html: bool = True, num_proc: int | None = None):
+    """`clean_text` applied to the ``text`` column of a Dataset or DatasetDict (cached by datasets)."""
+
+    def clean_batch(batch: dict[str, list]) -> dict[str, list]:
+        return {"text": [clean_text(t, html=html) for t in batch["text"]]}
+
+    return dataset.map(clean_batch, batched=True, num_proc=num_proc, desc="cleaning")
+
+
+# --------------------------------------------------------------------------- loading
+def _source_args(source: str | Mapping[str, Any]) -> tuple[tuple, dict]:
+    """Positional and keyword arguments of `load_dataset` for a source (see module doc)."""
+    if isinstance(source, Mapping):
+        files = {split: [str(f) for f in ([v] if isinstance(v, (str, Path)) else v)]
+                 for split, v in source.items()}
+        suffixes = {Path(f).suffix.lower() for paths in files.values() for f in paths}
+        if len(suffixes) != 1 or next(iter(suffixes)) not in _FORMATS:
+            raise DataError(f"local files must all be one of {sorted(_FORMATS)}, got {sorted(suffixes)}")
+        for paths in files.values():
+            for f in paths:
+                if not Path(f).is_file():
+                    raise DataError(f"file not found: {f}")
+        return (_FORMATS[suffixes.pop()],), {"data_files": files}
+    if source == EMBEDDED:
+        return (str(EMBEDDED_DIR),), {}
+    path = Path(source).expanduser()
+    if path.exists():
+        if path.is_file():
+            raise DataError(f"{path} is a single file; give {{'train': '{path}', ...}} to say which "
+                            "split it is, or a folder with <split>-*.parquet files")
+        return (str(path),), {}
+    if source.startswith((".", "/", "~")) or source.count("/") > 1:
+        raise DataError(f"local folder not found: {source!r}")
+    return (source,), {}  # a Hub id
+
+
+def load_raw(source: str | Mapping[str, Any] = EMBEDDED):
+    """`load_dataset` for any supported source, without validation; returns a DatasetDict."""
+    import datasets
+
+    args, kwargs = _source_args(source)
+    loaded = datasets.load_dataset(*args, **kwargs)
+    if not isinstance(loaded, datasets.DatasetDict):  # pragma: no cover - load_dataset without split
+        loaded = datasets.DatasetDict({"train": loaded})
+    return loaded
+
+
+def validate_split(dataset, split: str, *, text_column: str = "text") -> None:
+    """Raise `DataError` unless `dataset` has str texts and labels in {0, 1} (-1 if unlabelled)."""
+    if dataset.num_rows == 0:
+        raise DataError(f"split {split!r} is empty: check the files or the down-sampling size")
+    if text_column not in dataset.column_names:
+        strings = [n for n, f in dataset.features.items() if getattr(f, "dtype", None) == "string"]
+        hint = (f"; rename it with dataset.rename_column({strings[0]!r}, 'text') or pass "
+                f"text_column={strings[0]!r}") if strings else ""
+        raise DataError(f"split {split!r} has no {text_column!r} column (columns: "
+                        f"{dataset.column_names}){hint}")
+    texts = dataset[text_column]
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise DataError(f"split {split!r}, row {i}: text is {type(text).__name__} ({text!r:.60}), "
+                            "not str; drop or fill such rows first (dataset.filter(...))")
+    if "label" in dataset.column_names:
+        labels = np.asarray(list(dataset["label"]), dtype=object)
+        allowed = {0, 1, -1} if split in UNLABELLED_SPLITS else {0, 1}
+        bad = sorted({v for v in set(labels.tolist()) if v not in allowed}, key=str)
+        if bad:
+            raise DataError(f"split {split!r} has labels {bad[:5]} outside {sorted(allowed)}; the "
+                            "imdb schema uses 0 = negative, 1 = positive (-1 only in 'unsupervised')")
+
+
+def load_reviews(source: str | Mapping[str, Any] | RunConfig = EMBEDDED, *,
+                 splits: Sequence[str] | None = None, max_reviews: int | None = None,
+                 seed: int = 42, clean: bool = True, text_column: str = "text"):
+    """Load review splits as a `datasets.DatasetDict`, validated, optionally down-sampled and cleaned.
+
+    `source` is "embedded", a Hub id, a local Hub-layout folder, a {split: files} dict, or a RunConfig
+    (its dataset, splits, max_reviews, seed and clean_html are used). Down-sampling draws
+    `max_reviews` rows per split with `seed`. Used in notebook 01 and by every later stage.
+    """
+    import datasets
+
+    if isinstance(source, RunConfig):
+        config = source
+        source = config.dataset
+        splits = splits or (*config.train_splits, config.eval_split)
+        max_reviews = max_reviews if max_reviews is not None else config.max_reviews
+        seed, clean = config.seed, config.clean_html
+    raw = load_raw(source)
+    wanted = list(splits) if splits else list(raw)
+    missing = [s for s in wanted if s not in raw]
+    if missing:
+        raise DataError(f"split(s) {missing} not found in {source!r}; available: {list(raw)}")
+    result = {}
+    for split in wanted:
+        ds = raw[split]
+        validate_split(ds, split, text_column=text_column)
+        if text_column != "text":
+            ds = ds.rename_column(text_column, "text")
+        if max_reviews is not None:
+            if max_reviews < 1:
+                raise DataError(f"max_reviews must be a positive integer, got {max_reviews}")
+            ds = ds.shuffle(seed=seed).select(range(min(max_reviews, ds.num_rows)))
+        result[split] = ds
+    reviews = datasets.DatasetDict(result)
+    return clean_dataset(reviews) if clean else reviews
+
+
+# --------------------------------------------------------------------------- tokenizer
+def load_tokenizer(name: str | RunConfig = EMBEDDED):
+    """A fast tokenizer: the shipped WordPiece vocabulary for "embedded", else `from_pretrained`.
+
+    Raises `DataError` if the tokenizer is not a fast one (no word ids for whole-word masking) or has no
+    mask token. Used from notebook 01 on.
+    """
+    from transformers import AutoTokenizer, DistilBertTokenizerFast
+
+    if isinstance(name, RunConfig):
+        name = name.tokenizer_name
+    if name == EMBEDDED:
+        tokenizer = DistilBertTokenizerFast(vocab_file=str(EMBEDDED_VOCAB), do_lower_case=True,
+                                            model_max_length=512)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+    if not getattr(tokenizer, "is_fast", False):
+        raise DataError(f"tokenizer {name!r} is a slow (Python) tokenizer: whole-word masking needs "
+                        "word_ids(), which only fast tokenizers give. Load it with use_fast=True or "
+                        "pick a model that ships a tokenizer.json")
+    if tokenizer.mask_token is None:
+        raise DataError(f"tokenizer {name!r} has no mask token, so it cannot be used for masked "
+                        "language modelling; choose a BERT-style tokenizer")
+    return tokenizer
+
+
+# --------------------------------------------------------------------------- statistics
+def split_sizes(reviews) -> dict[str, int]:
+    """Rows per split."""
+    return {split: ds.num_rows for split, ds in reviews.items()}
+
+
+def label_balance(reviews) -> dict[str, dict[int, int]]:
+    """{split: {label: count}} (label -1 = unlabelled)."""
+    out = {}
+    for split, ds in reviews.items():
+        values, counts = np.unique(np.asarray(list(ds["label"])), return_counts=True)
+        out[split] = {int(v): int(c) for v, c in zip(values, counts)}
+    return out
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+def length_table(dataset, tokenizer=None, *, batch_size: int = 1000):
+    """A pandas DataFrame with one row per review: label, chars, words (and tokens with `tokenizer`).
+
+    Tokens include the [CLS]/[SEP] the tokenizer adds, i.e. what the model's 512 limit counts.
+    """
+    import pandas as pd
+
+    texts = list(dataset["text"])
+    table = pd.DataFrame({
+        "label": np.asarray(list(dataset["label"])) if "label" in dataset.column_names else -1,
+        "chars": [len(t) for t in texts],
+        "words": [count_words(t) for t in texts],
+    })
+    if tokenizer is not None:
+        lengths = []
+        for start in range(0, len(texts), batch_size):
+            encoded = tokenizer(texts[start:start + batch_size], add_special_tokens=True,
+                                truncation=False, verbose=False)
+            lengths.extend(len(ids) for ids in encoded["input_ids"])
+        table["tokens"] = lengths
+    return table
+
+
+def share_with_html_breaks(texts: Iterable[str]) -> float:
+    """Fraction of texts containing at least one ``<br />`` tag."""
+    texts = list(texts)
+    return sum(bool(_BR.search(t)) for t in texts) / max(len(texts), 1)
+
+
+def find_duplicates(dataset) -> dict[str, int]:
+    """Exact duplicate texts within a split: {text: times it appears} for texts seen more than once."""
+    counts: dict[str, int] = {}
+    for text in dataset["text"]:
+        counts[text] = counts.get(text, 0) + 1
+    return {t: c for t, c in counts.items() if c > 1}
+
+
+def share_over(lengths: Sequence[int], limits: Sequence[int] = (128, 512)) -> dict[int, float]:
+    """Fraction of reviews longer than each limit (in the same unit as `lengths`)."""
+    arr = np.asarray(lengths)
+    return {limit: float((arr > limit).mean()) if arr.size else 0.0 for limit in limits}
+
+
+# --------------------------------------------------------------------------- figures
+def plot_label_balance(reviews):
+    """Bar chart of negative / positive / unlabelled reviews per split (notebook 01)."""
+    import matplotlib.pyplot as plt
+
+    balance = label_balance(reviews)
+    names = {0: "negative (0)", 1: "positive (1)", -1: "unlabelled (-1)"}
+    fig, ax = plt.subplots()
+    splits = list(balance)
+    x = np.arange(len(splits))
+    labels = [lab for lab in (0, 1, -1) if any(lab in b for b in balance.values())]
+    width = 0.8 / max(len(labels), 1)
+    for i, lab in enumerate(labels):
+        heights = [balance[s].get(lab, 0) for s in splits]
+        ax.bar(x + (i - (len(labels) - 1) / 2) * width, heights, width, label=names[lab])
+    ax.set_xticks(x, splits)
+    ax.set_ylabel("reviews")
+    ax.set_title("Label balance per split")
+    ax.legend()
+    return fig
+
+
+def plot_length_histogram(table, *, column: str = "words", bins: int = 40):
+    """Histogram of review lengths (`column`: chars, words or tokens), one colour per label."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    names = {0: "negative", 1: "positive", -1: "unlabelled"}
+    edges = np.histogram_bin_edges(table[column], bins=bins)
+    for label, group in table.groupby("label"):
+        ax.hist(group[column], bins=edges, alpha=0.55, label=names.get(int(label), str(label)))
+    ax.set_xlabel(f"review length ({column})")
+    ax.set_ylabel("reviews")
+    ax.set_title(f"Review length in {column}, by label")
+    ax.legend()
+    return fig
+
+
+def plot_token_length_cdf(table, *, marks: Sequence[int] = (128, 512)):
+    """Cumulative share of reviews by token length, with the chunk size and model limit marked."""
+    import matplotlib.pyplot as plt
+
+    lengths = np.sort(np.asarray(table["tokens"]))
+    share = np.arange(1, len(lengths) + 1) / len(lengths)
+    fig, ax = plt.subplots()
+    ax.plot(lengths, share, color="tab:blue")
+    for mark, color in zip(marks, ("tab:orange", "tab:red")):
+        below = float((lengths <= mark).mean())
+        ax.axvline(mark, color=color, linestyle="--", label=f"{mark} tokens: {below:.0%} of reviews fit")
+    ax.set_xlabel("review length (tokens, with [CLS] and [SEP])")
+    ax.set_ylabel("share of reviews at most this long")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Cumulative token length")
+    ax.legend(loc="lower right")
+    return fig
