@@ -297,3 +297,11 @@ def plot_token_length_cdf(table, *, marks: Sequence[int] = (128, 512)):
     ax.set_title("Cumulative token length")
     ax.legend(loc="lower right")
     return fig
+
+
+def preview(text: str, *, width: int = 100, max_chars: int = 600) -> str:
+    """A review wrapped to `width` columns and cut after `max_chars` characters, for printing."""
+    import textwrap
+
+    short = text if len(text) <= max_chars else text[:max_chars].rsplit(" ", 1)[0] + " [...]"
+    return "\n".join(textwrap.wrap(short, width=width))

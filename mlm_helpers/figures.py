@@ -10,7 +10,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from .paths import figures_dir
+from .paths import figures_dir, project_root
 
 
 def set_plot_style() -> None:
@@ -30,8 +30,12 @@ def set_plot_style() -> None:
 
 
 def save_fig(fig: plt.Figure, name: str, *, folder: str | Path | None = None, svg: bool = False,
-             dpi: int = 150) -> Path:
-    """Save `fig` as `<folder>/<name>.png` (and `.svg` if asked); return the PNG's path."""
+             dpi: int = 150, quiet: bool = False) -> None:
+    """Save `fig` as `<folder>/<name>.png` (and `.svg` if asked) and say where.
+
+    The message gives the path relative to the project root, so notebook outputs do not depend on
+    where the repository was cloned. Returns nothing, so that it can end a notebook cell without
+    printing a path object (`figure_path` gives the path)."""
     if not name or "/" in name or name.endswith((".png", ".svg")):
         raise ValueError(f"save_fig needs a bare name such as 'label_balance', got {name!r}")
     folder = Path(folder) if folder is not None else figures_dir()
@@ -41,4 +45,14 @@ def save_fig(fig: plt.Figure, name: str, *, folder: str | Path | None = None, sv
     fig.savefig(png, dpi=dpi, metadata={"Software": None})
     if svg:
         fig.savefig(folder / f"{name}.svg", metadata={"Date": None, "Creator": None})
-    return png
+    if not quiet:
+        try:
+            shown = png.resolve().relative_to(project_root())
+        except ValueError:
+            shown = png
+        print(f"saved {shown}" + (" (+ .svg)" if svg else ""))
+
+
+def figure_path(name: str, *, folder: str | Path | None = None) -> Path:
+    """Where `save_fig(fig, name)` writes the PNG."""
+    return (Path(folder) if folder is not None else figures_dir()) / f"{name}.png"

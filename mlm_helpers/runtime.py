@@ -228,3 +228,14 @@ def library_versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             versions[dist] = "missing"
     return versions
+
+
+def setup_notebook(seed: int = 42) -> None:
+    """The setup cell of every notebook: check the stack, quiet the libraries, set the plot style and
+    seed Python/NumPy (and TensorFlow once a later cell loads it: see `seed_everything`)."""
+    check_stack()
+    quiet_libraries()
+    from .figures import set_plot_style
+
+    set_plot_style()
+    seed_everything(seed)
