@@ -98,7 +98,8 @@ def validate_split(dataset, split: str, *, text_column: str = "text") -> None:
     if dataset.num_rows == 0:
         raise DataError(f"split {split!r} is empty: check the files or the down-sampling size")
     if text_column not in dataset.column_names:
-        strings = [n for n, f in dataset.features.items() if getattr(f, "dtype", None) == "string"]
+        strings = [n for n, f in dataset.features.items()
+                   if getattr(f, "dtype", None) in ("string", "large_string")]
         hint = (f"; rename it with dataset.rename_column({strings[0]!r}, 'text') or pass "
                 f"text_column={strings[0]!r}") if strings else ""
         raise DataError(f"split {split!r} has no {text_column!r} column (columns: "
@@ -196,7 +197,8 @@ def label_balance(reviews) -> dict[str, dict[int, int]]:
 
 
 def count_words(text: str) -> int:
-    return len(text.split())
+    """Words separated by white space, not counting ``<br />`` tags."""
+    return len(clean_text(text).split())
 
 
 def length_table(dataset, tokenizer=None, *, batch_size: int = 1000):

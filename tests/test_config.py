@@ -1,0 +1,95 @@
+"""RunConfig, its two profiles and the profile choice (notebook parameters cells)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlm_helpers import config as cfg
+from mlm_helpers import runtime
+from mlm_helpers.config import RunConfig, get_config, resolve_profile
+
+
+def test_profiles_differ_where_they_should():
+    hub, emb = cfg.hub_profile(), cfg.embedded_profile()
+    assert (hub.model, hub.dataset) == ("distilbert-base-uncased", "imdb")
+    assert (emb.model, emb.dataset) == ("embedded", "embedded")
+    assert hub.learning_rate == 2e-5 and hub.weight_decay == 0.01 and hub.chunk_size == 128
+    assert hub.eval_split not in hub.train_splits and emb.eval_split not in emb.train_splits
+
+
+def test_env_variable_overrides_argument(monkeypatch, capsys):
+    monkeypatch.setenv("MLM_PROFILE", "hub")
+    assert resolve_profile("embedded") == "hub"
+    assert "MLM_PROFILE" in capsys.readouterr().out
+
+
+def test_auto_picks_embedded_without_accelerator(monkeypatch, capsys):
+    monkeypatch.setattr(runtime, "detect_accelerator", lambda: "cpu")
+    monkeypatch.setattr(runtime, "hub_reachable", lambda timeout=2.0: pytest.fail("no probe on CPU"))
+    assert get_config("auto").profile == "embedded"
+    out = capsys.readouterr().out
+    assert "auto" in out and "Override" in out
+
+
+def test_auto_picks_hub_with_gpu_and_network(monkeypatch):
+    monkeypatch.setattr(runtime, "detect_accelerator", lambda: "gpu")
+    monkeypatch.setattr(runtime, "hub_reachable", lambda timeout=2.0: True)
+    assert resolve_profile("auto", verbose=False) == "hub"
+    monkeypatch.setattr(runtime, "hub_reachable", lambda timeout=2.0: False)
+    assert resolve_profile("auto", verbose=False) == "embedded"
+
+
+def test_hub_offline_env_means_unreachable(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert runtime.hub_reachable() is False
+
+
+def test_unknown_profile_is_a_clear_error(monkeypatch):
+    with pytest.raises(ValueError, match="unknown profile 'gpu'.*'embedded'"):
+        get_config("gpu", verbose=False)
+    monkeypatch.setenv("MLM_PROFILE", "bogus")
+    with pytest.raises(ValueError, match=r"\$MLM_PROFILE"):
+        get_config("embedded", verbose=False)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("batch_size", 0, "positive integer"),
+        ("epochs", -1, "positive integer"),
+        ("chunk_size", 1, "at least 2"),
+        ("mlm_probability", 1.5, "between 0 and 1"),
+        ("masking", "span", "token"),
+        ("precision", "fp8", "mixed_float16"),
+        ("warmup", 2.5, "whole number"),
+        ("eval_split", "train", "held out"),
+        ("learning_rate", 0, "positive"),
+        ("train_chunks", 0, "None"),
+    ],
+)
+def test_bad_values_name_the_field(field, value, message):
+    with pytest.raises(ValueError, match=rf"RunConfig\.{field}=.*{message}"):
+        RunConfig().replace(**{field: value})
+
+
+def test_replace_rejects_unknown_fields():
+    with pytest.raises(TypeError, match="no field"):
+        RunConfig().replace(learnin_rate=1e-3)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    config = cfg.hub_profile(epochs=7, masking="whole_word")
+    path = config.save(tmp_path / "run" / "config.json")
+    assert json.loads(path.read_text())["epochs"] == 7
+    assert RunConfig.load(path) == config
+
+
+def test_relative_runs_dir_is_taken_from_project_root(tmp_path, monkeypatch):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert RunConfig().run_dir == tmp_path / "runs" / "embedded-default"
+    monkeypatch.setenv("MLM_RUNS_DIR", str(tmp_path / "drive"))
+    assert RunConfig().run_dir == tmp_path / "drive" / "embedded-default"

@@ -1,0 +1,191 @@
+"""Loading, validation, cleaning and exploration statistics (mlm_helpers.data, notebook 01)."""
+
+from __future__ import annotations
+
+import json
+
+import datasets
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlm_helpers import data
+from mlm_helpers.config import get_config
+from mlm_helpers.data import DataError
+
+ROWS = {
+    "train": [("A great movie.<br /><br />Loved it.", 1), ("Awful film.", 0), ("Awful film.", 0)],
+    "test": [("Fine acting, weak plot.", 0), ("A great movie.<br />Loved it.", 1)],
+}
+
+
+def write_folder(root, rows=ROWS, fmt="parquet"):
+    """A local dataset folder in Hub layout: data/<split>-00000-of-00001.<fmt>."""
+    folder = root / "mydata" / "data"
+    folder.mkdir(parents=True)
+    for split, items in rows.items():
+        frame = pd.DataFrame(items, columns=["text", "label"])
+        path = folder / f"{split}-00000-of-00001.{fmt}"
+        if fmt == "parquet":
+            frame.to_parquet(path)
+        elif fmt == "jsonl":
+            frame.to_json(path, orient="records", lines=True)
+        else:
+            frame.to_csv(path, index=False)
+    return folder.parent
+
+
+def test_embedded_corpus_has_the_imdb_schema():
+    reviews = data.load_reviews("embedded", clean=False)
+    assert list(reviews) == ["train", "test", "unsupervised"]
+    assert data.split_sizes(reviews) == {"train": 2500, "test": 2500, "unsupervised": 5000}
+    assert reviews["train"].features["text"].dtype == "string"
+    balance = data.label_balance(reviews)
+    assert set(balance["unsupervised"]) == {-1}
+    assert abs(balance["train"][0] - balance["train"][1]) < 100
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl", "csv"])
+def test_local_folder_in_hub_layout(tmp_path, fmt):
+    folder = write_folder(tmp_path, fmt=fmt)
+    reviews = data.load_reviews(str(folder), clean=False)
+    assert data.split_sizes(reviews) == {"train": 3, "test": 2}
+    assert reviews["test"][1]["text"] == "A great movie.<br />Loved it."
+
+
+def test_local_files_by_split(tmp_path):
+    path = tmp_path / "mine.jsonl"
+    path.write_text("\n".join(json.dumps({"text": t, "label": y}) for t, y in ROWS["train"]))
+    reviews = data.load_reviews({"train": path}, clean=True)
+    assert reviews["train"]["text"][0] == "A great movie. Loved it."
+
+
+def test_config_source_uses_its_splits_and_sampling():
+    config = get_config("embedded", verbose=False, max_reviews=50)
+    reviews = data.load_reviews(config)
+    assert data.split_sizes(reviews) == {"train": 50, "unsupervised": 50, "test": 50}
+    again = data.load_reviews(config)
+    assert reviews["train"]["text"] == again["train"]["text"]  # same seed, same sample
+    other = data.load_reviews(config.replace(seed=1))
+    assert reviews["train"]["text"] != other["train"]["text"]
+
+
+def test_missing_split(tmp_path):
+    folder = write_folder(tmp_path)
+    with pytest.raises(DataError, match=r"\['unsupervised'\] not found.*available: \['train', 'test'\]"):
+        data.load_reviews(str(folder), splits=["train", "unsupervised"])
+
+
+def test_misnamed_text_column_suggests_the_rename(tmp_path):
+    path = tmp_path / "r.csv"
+    pd.DataFrame({"review": ["good", "bad"], "label": [1, 0]}).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"no 'text' column.*rename_column\('review', 'text'\)"):
+        data.load_reviews({"train": path})
+    reviews = data.load_reviews({"train": path}, text_column="review")
+    assert reviews["train"].column_names == ["text", "label"]
+
+
+def test_none_text_is_named_by_row(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"text": "ok", "label": 1}\n{"text": null, "label": 0}\n')
+    with pytest.raises(DataError, match="row 1: text is NoneType"):
+        data.load_reviews({"train": path})
+
+
+def test_non_string_text(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"text": 12, "label": 1}\n{"text": 13, "label": 0}\n')
+    with pytest.raises(DataError, match="no 'text' column|not str"):
+        data.load_reviews({"train": path})
+
+
+def test_empty_split():
+    empty = datasets.Dataset.from_dict({"text": [], "label": []})
+    with pytest.raises(DataError, match="'train' is empty"):
+        data.validate_split(empty, "train")
+
+
+@pytest.mark.parametrize(("split", "labels", "ok"), [
+    ("train", [0, 1, 2], False), ("train", [0, -1], False), ("unsupervised", [-1, -1], True),
+    ("test", [1, 0], True),
+])
+def test_labels_must_be_binary_except_unsupervised(split, labels, ok):
+    ds = datasets.Dataset.from_dict({"text": ["x"] * len(labels), "label": labels})
+    if ok:
+        data.validate_split(ds, split)
+    else:
+        with pytest.raises(DataError, match="outside"):
+            data.validate_split(ds, split)
+
+
+def test_missing_local_folder_and_single_file(tmp_path):
+    with pytest.raises(DataError, match="local folder not found"):
+        data.load_reviews(str(tmp_path / "nope") + "/")
+    single = tmp_path / "one.csv"
+    single.write_text("text,label\na,1\n")
+    with pytest.raises(DataError, match="single file"):
+        data.load_reviews(str(single))
+
+
+@pytest.mark.parametrize(("raw", "clean"), [
+    ("a<br /><br />b", "a b"), ("a<BR>b", "a b"), ("a<br/>  b ", "a b"), ("no tags", "no tags"),
+])
+def test_clean_text(raw, clean):
+    assert data.clean_text(raw) == clean
+    assert data.clean_text(raw, html=False) == " ".join(raw.split()) or "<" in raw
+
+
+def test_statistics_on_known_corpus(tmp_path, embedded_tokenizer):
+    reviews = data.load_reviews(str(write_folder(tmp_path)), clean=False)
+    assert data.label_balance(reviews) == {"train": {0: 2, 1: 1}, "test": {0: 1, 1: 1}}
+    assert data.share_with_html_breaks(reviews["train"]["text"]) == pytest.approx(1 / 3)
+    assert data.find_duplicates(reviews["train"]) == {"Awful film.": 2}
+    table = data.length_table(reviews["train"], embedded_tokenizer)
+    assert table["words"].tolist() == [5, 2, 2]
+    assert table["chars"].tolist() == [35, 11, 11]
+    # "awful film ." + [CLS] and [SEP]
+    assert table["tokens"].tolist()[1] == 5
+    assert data.share_over([100, 200, 600], limits=(128, 512)) == {128: 2 / 3, 512: 1 / 3}
+
+
+def test_tokenizer_is_fast_with_mask_token(embedded_tokenizer):
+    assert embedded_tokenizer.is_fast and embedded_tokenizer.mask_token == "[MASK]"
+    encoded = embedded_tokenizer("the movie was great")
+    assert encoded.word_ids()[0] is None and encoded.word_ids()[1] == 0
+
+
+def test_slow_tokenizer_is_refused(tmp_path):
+    from transformers import DistilBertTokenizer
+
+    DistilBertTokenizer(vocab_file=str(data.EMBEDDED_VOCAB)).save_pretrained(tmp_path / "slow")
+    (tmp_path / "slow" / "tokenizer.json").unlink(missing_ok=True)
+    import transformers
+
+    original = transformers.AutoTokenizer.from_pretrained
+
+    def slow(name, **kwargs):
+        return original(name, use_fast=False, **kwargs)
+
+    transformers.AutoTokenizer.from_pretrained, saved = slow, original
+    try:
+        with pytest.raises(DataError, match="slow .*word_ids"):
+            data.load_tokenizer(str(tmp_path / "slow"))
+    finally:
+        transformers.AutoTokenizer.from_pretrained = saved
+
+
+def test_figures_show_the_data(tmp_path, embedded_tokenizer):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    reviews = data.load_reviews(str(write_folder(tmp_path)), clean=False)
+    fig = data.plot_label_balance(reviews)
+    heights = sorted(p.get_height() for p in fig.axes[0].patches)
+    assert heights == [1, 1, 1, 2]
+    table = data.length_table(reviews["train"], embedded_tokenizer)
+    fig2 = data.plot_token_length_cdf(table)
+    line = fig2.axes[0].get_lines()[0]
+    assert np.all(np.diff(line.get_ydata()) > 0) and line.get_ydata()[-1] == 1.0
+    plt.close("all")

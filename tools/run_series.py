@@ -1,0 +1,83 @@
+"""Run the whole tutorial series (the README's `make tutorial`).
+
+Executes `notebooks/NN_*.ipynb` in order, each in a fresh kernel started in `notebooks/` (as a
+learner would), writes the executed copies to `executed/` (or back in place with `--in-place`, which
+is how the committed outputs are refreshed), and ends with a short summary of the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def run_notebook(path: Path, out: Path, timeout: int) -> float:
+    notebook = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    nbformat.write(notebook, out)
+    return time.perf_counter() - start
+
+
+def summary() -> list[str]:
+    sys.path.insert(0, str(ROOT))
+    from mlm_helpers.config import get_config
+
+    config = get_config(verbose=False)
+    lines = [f"run folder: {config.run_dir}"]
+    results = config.run_dir / "all_results.json"
+    if results.is_file():
+        data = json.loads(results.read_text())
+        lines.append(f"held-out perplexity: {data['perplexity_before']:.1f} before -> "
+                     f"{data['perplexity_after']:.1f} after training")
+        for prompt, after in data.get("fill_mask_after", {}).items():
+            lines.append(f"  {prompt!r}: " + ", ".join(p["token"] for p in after))
+    hub_folder = config.run_dir / "model"
+    if (hub_folder / "README.md").is_file():
+        lines.append(f"Hub-ready folder with model card: {hub_folder}")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--in-place", action="store_true", help="overwrite the committed notebooks")
+    parser.add_argument("--out", type=Path, default=ROOT / "executed")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    parser.add_argument("only", nargs="*", help="notebook name prefixes to run, e.g. 01 02")
+    args = parser.parse_args()
+    os.environ.setdefault("MLM_PROFILE", "embedded")
+    notebooks = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if args.only:
+        notebooks = [nb for nb in notebooks if nb.name.startswith(tuple(args.only))]
+    if not notebooks:
+        print("no notebooks found in", NOTEBOOKS, file=sys.stderr)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    total = time.perf_counter()
+    for nb in notebooks:
+        out = nb if args.in_place else args.out / nb.name
+        print(f"running {nb.name} ...", flush=True)
+        seconds = run_notebook(nb, out, args.timeout)
+        print(f"  done in {seconds:.0f} s -> {out.relative_to(ROOT)}", flush=True)
+    print(f"\nAll {len(notebooks)} notebooks ran in {time.perf_counter() - total:.0f} s "
+          f"(profile {os.environ['MLM_PROFILE']}).")
+    print(f"Executed notebooks: {(NOTEBOOKS if args.in_place else args.out).relative_to(ROOT)}/")
+    print(f"Figures: {(ROOT / 'figures').relative_to(ROOT)}/")
+    for line in summary():
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
