@@ -28,16 +28,50 @@ def write_split(rows: list[dict], path: Path) -> None:
                    write_statistics=False)
 
 
-def train_vocab(texts: list[str], folder: Path, vocab_size: int = VOCAB_SIZE) -> Path:
-    """Train an uncased WordPiece vocabulary on `texts` and save `folder/vocab.txt`."""
-    from tokenizers import BertWordPieceTokenizer
+def train_vocab(texts: list[str], folder: Path, vocab_size: int = VOCAB_SIZE,
+                min_count: int = 3, n_pieces: int = 150) -> Path:
+    """Build an uncased WordPiece vocabulary from `texts` and save `folder/vocab.txt`.
 
-    tokenizer = BertWordPieceTokenizer(lowercase=True, clean_text=True, strip_accents=True)
-    tokenizer.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2,
-                                  special_tokens=SPECIAL_TOKENS, show_progress=False)
+    Deterministic by construction (the `tokenizers` trainer breaks ties between equally frequent
+    merges in hash order, so its vocabulary changes from run to run): the special tokens, every
+    character seen (alone and as a `##` continuation), then the `n_pieces` most frequent word
+    beginnings and `##` endings, then whole words seen at least `min_count` times, most frequent
+    first, ties broken alphabetically, up to `vocab_size` entries. Rare words therefore split into
+    pieces exactly as in a trained WordPiece vocabulary.
+    """
+    from collections import Counter
+
+    from tokenizers.normalizers import BertNormalizer
+    from tokenizers.pre_tokenizers import BertPreTokenizer
+
+    normalizer = BertNormalizer(clean_text=True, lowercase=True, strip_accents=True)
+    pre_tokenizer = BertPreTokenizer()
+    words: Counter[str] = Counter()
+    for text in texts:
+        words.update(w for w, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
+
+    def ranked(counter: Counter[str]) -> list[str]:
+        return [item for item, _ in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    alphabet = sorted({c for w in words for c in w})
+    pieces: Counter[str] = Counter()
+    for word, count in words.items():
+        for n in range(3, min(6, len(word) - 1)):
+            pieces[word[:n]] += count
+            pieces["##" + word[-n + 1:]] += count
+    vocab = [*SPECIAL_TOKENS, *alphabet, *("##" + c for c in alphabet)]
+    seen = set(vocab)
+    frequent = [w for w in ranked(words) if words[w] >= min_count and w not in seen]
+    for token in [*ranked(pieces)[:n_pieces], *frequent]:
+        if len(vocab) >= vocab_size:
+            break
+        if token not in seen:
+            vocab.append(token)
+            seen.add(token)
     folder.mkdir(parents=True, exist_ok=True)
-    tokenizer.save_model(str(folder))
-    return folder / "vocab.txt"
+    path = folder / "vocab.txt"
+    path.write_text("\n".join(vocab) + "\n")
+    return path
 
 
 def build(out: Path = HERE, *, seed: int = DEFAULT_SEED, sizes: dict[str, int] | None = None) -> dict:

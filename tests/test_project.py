@@ -1,0 +1,95 @@
+"""Project hygiene: committed notebooks, the shipped corpus, and pinned dependencies agree."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{30,}")
+
+
+def test_the_series_is_there():
+    names = [nb.name for nb in NOTEBOOKS]
+    assert names and names[0] == "01_explore_dataset.ipynb"
+    assert names == sorted(names)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_clean(path):
+    text = path.read_text()
+    assert not TOKEN_PATTERN.search(text), f"{path.name} contains something like a Hub token"
+    notebook = json.loads(text)
+    code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert code, "a notebook without code cells"
+    counts = [c["execution_count"] for c in code]
+    # Stored outputs come from one real top-to-bottom run: every cell ran, in order.
+    assert None not in counts, f"{path.name}: cells that were never executed"
+    assert counts == sorted(counts) and len(set(counts)) == len(counts)
+    for cell in code:
+        for output in cell["outputs"]:
+            assert output["output_type"] != "error", f"{path.name}: stored error output"
+    # Conventions set in notebook 01: Colab badge, setup cell, parameters cell.
+    first = "".join(notebook["cells"][0]["source"])
+    assert "colab-badge.svg" in first and path.name in first
+    sources = ["".join(c["source"]) for c in code]
+    assert any("IS_COLAB" in s and "runtime.setup_notebook" in s for s in sources)
+    assert any("get_config(PROFILE" in s for s in sources)
+
+
+def test_token_pattern_catches_a_token():
+    fake = "hf_" + "aB3" * 12
+    assert TOKEN_PATTERN.search(json.dumps({"source": [f"token = '{fake}'"]}))
+
+
+def _pins(lines):
+    return {Requirement(line).name.lower().replace("_", "-"): Requirement(line)
+            for line in lines if isinstance(line, str) and "==" in line and not line.startswith("-")}
+
+
+def test_environment_yml_agrees_with_pyproject_and_constraints():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    ranges = _pins([])
+    ranges = {Requirement(d).name.lower().replace("_", "-"): Requirement(d)
+              for d in pyproject["project"]["dependencies"]}
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "-e .[dev]" in pip_section and "-c constraints.txt" in pip_section
+    env_pins = _pins(pip_section)
+    constraint_pins = _pins((ROOT / "constraints.txt").read_text().splitlines())
+    assert env_pins, "environment.yml pins nothing"
+    for name, pin in env_pins.items():
+        version = next(iter(pin.specifier)).version
+        assert name in ranges, f"{name} is pinned in environment.yml but not a dependency"
+        assert ranges[name].specifier.contains(version), f"{name}=={version} outside {ranges[name]}"
+        assert constraint_pins[name].specifier == pin.specifier, f"{name}: constraints.txt differs"
+    for name, requirement in ranges.items():
+        version = next(iter(constraint_pins[name].specifier)).version
+        assert requirement.specifier.contains(version), f"constraints.txt {name} outside {requirement}"
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
+    assert pyproject["project"]["requires-python"] == ">=3.10" and python >= "python=3.10"
+
+
+def test_shipped_corpus_is_reproducible(tmp_path):
+    from mlm_helpers.corpus.build import build
+    from mlm_helpers.data import EMBEDDED_DIR, EMBEDDED_VOCAB
+
+    build(tmp_path)
+    for shipped in sorted((EMBEDDED_DIR / "data").glob("*.parquet")):
+        rebuilt = tmp_path / "imdb-mini" / "data" / shipped.name
+        assert rebuilt.read_bytes() == shipped.read_bytes(), f"{shipped.name} differs when rebuilt"
+    assert (tmp_path / "tokenizer" / "vocab.txt").read_text() == EMBEDDED_VOCAB.read_text()
+
+
+def test_shipped_files_are_small():
+    from mlm_helpers.data import EMBEDDED_DIR, EMBEDDED_VOCAB
+
+    size = sum(p.stat().st_size for p in EMBEDDED_DIR.rglob("*") if p.is_file())
+    assert size + EMBEDDED_VOCAB.stat().st_size < 3 * 2**20
