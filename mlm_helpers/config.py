@@ -22,7 +22,9 @@ from .paths import resolve_runs_dir
 
 PROFILE_ENV = "MLM_PROFILE"
 PROFILES = ("hub", "embedded")
-EMBEDDED = "embedded"  # dataset / tokenizer / model name that means "the copy shipped in the package"
+EMBEDDED = (
+    "embedded"  # dataset / tokenizer / model name that means "the copy shipped in the package"
+)
 MASKING_KINDS = ("token", "whole_word")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "default", "mirrored", "tpu")
@@ -47,12 +49,22 @@ class RunConfig:
     max_reviews: int | None = None  # per split, sampled with `seed` before tokenizing; None = all
     clean_html: bool = True  # turn "<br />" tags into spaces
     # -- tokenizer and model (notebooks 02 and 04)
-    model: str = EMBEDDED  # a Hub model id, a local folder in Hub format, or "embedded" (tiny, from scratch)
-    tokenizer: str | None = None  # None: the model's own (for "embedded": the shipped WordPiece vocab)
+    model: str = (
+        EMBEDDED  # a Hub model id, a local folder in Hub format, or "embedded" (tiny, from scratch)
+    )
+    tokenizer: str | None = (
+        None  # None: the model's own (for "embedded": the shipped WordPiece vocab)
+    )
     tiny_model: dict[str, Any] = field(
-        default_factory=lambda: {"n_layers": 2, "dim": 128, "n_heads": 2, "hidden_dim": 512,
-                                 "max_position_embeddings": 512, "dropout": 0.1,
-                                 "attention_dropout": 0.1}
+        default_factory=lambda: {
+            "n_layers": 2,
+            "dim": 128,
+            "n_heads": 2,
+            "hidden_dim": 512,
+            "max_position_embeddings": 512,
+            "dropout": 0.1,
+            "attention_dropout": 0.1,
+        }
     )
     chunk_size: int = 128
     # -- masking (notebook 03)
@@ -94,7 +106,9 @@ class RunConfig:
             return ValueError(f"RunConfig.{name}={value!r} is invalid: {expected}")
 
         if self.profile not in PROFILES:
-            raise bad("profile", self.profile, f"choose one of {PROFILES} (or 'auto' in get_config)")
+            raise bad(
+                "profile", self.profile, f"choose one of {PROFILES} (or 'auto' in get_config)"
+            )
         for name in ("batch_size", "epochs", "chunk_size", "top_k"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -106,7 +120,9 @@ class RunConfig:
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise bad(name, value, "it must be a positive integer or None (no limit)")
         if not 0.0 < self.mlm_probability < 1.0:
-            raise bad("mlm_probability", self.mlm_probability, "it must lie strictly between 0 and 1")
+            raise bad(
+                "mlm_probability", self.mlm_probability, "it must lie strictly between 0 and 1"
+            )
         if self.masking not in MASKING_KINDS:
             raise bad("masking", self.masking, f"choose one of {MASKING_KINDS}")
         if not self.learning_rate > 0:
@@ -124,9 +140,12 @@ class RunConfig:
         if not isinstance(self.seed, int) or self.seed < 0:
             raise bad("seed", self.seed, "it must be a non-negative integer")
         if not self.train_splits or self.eval_split in self.train_splits:
-            raise bad("eval_split", self.eval_split,
-                      f"it must not be one of the training splits {self.train_splits}: "
-                      "validation rows must be held out")
+            raise bad(
+                "eval_split",
+                self.eval_split,
+                f"it must not be one of the training splits {self.train_splits}: "
+                "validation rows must be held out",
+            )
 
     # ---------------------------------------------------------------- conveniences
     @property
@@ -210,14 +229,22 @@ def resolve_profile(profile: str = "auto", *, verbose: bool = True) -> str:
         online = accelerator != "cpu" and runtime.hub_reachable()
         chosen = "hub" if online else EMBEDDED
         if verbose:
-            why = (f"a {accelerator.upper()} is visible and the Hub answers" if online else
-                   "no GPU/TPU is visible" if accelerator == "cpu" else "the Hub is not reachable")
-            print(f"Profile: {chosen} (auto: {why}). Override with PROFILE = 'hub' or 'embedded', "
-                  f"or the environment variable {PROFILE_ENV}.")
+            why = (
+                f"a {accelerator.upper()} is visible and the Hub answers"
+                if online
+                else "no GPU/TPU is visible"
+                if accelerator == "cpu"
+                else "the Hub is not reachable"
+            )
+            print(
+                f"Profile: {chosen} (auto: {why}). Override with PROFILE = 'hub' or 'embedded', "
+                f"or the environment variable {PROFILE_ENV}."
+            )
         return chosen
     if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r} (from {source}): choose 'auto', 'hub' or "
-                         "'embedded'")
+        raise ValueError(
+            f"unknown profile {profile!r} (from {source}): choose 'auto', 'hub' or 'embedded'"
+        )
     if verbose:
         print(f"Profile: {profile} (from {source}).")
     return profile

@@ -59,11 +59,15 @@ def clean_dataset(dataset, *, html: bool = True, num_proc: int | None = None):
 def _source_args(source: str | Mapping[str, Any]) -> tuple[tuple, dict]:
     """Positional and keyword arguments of `load_dataset` for a source (see module doc)."""
     if isinstance(source, Mapping):
-        files = {split: [str(f) for f in ([v] if isinstance(v, (str, Path)) else v)]
-                 for split, v in source.items()}
+        files = {
+            split: [str(f) for f in ([v] if isinstance(v, (str, Path)) else v)]
+            for split, v in source.items()
+        }
         suffixes = {Path(f).suffix.lower() for paths in files.values() for f in paths}
         if len(suffixes) != 1 or next(iter(suffixes)) not in _FORMATS:
-            raise DataError(f"local files must all be one of {sorted(_FORMATS)}, got {sorted(suffixes)}")
+            raise DataError(
+                f"local files must all be one of {sorted(_FORMATS)}, got {sorted(suffixes)}"
+            )
         for paths in files.values():
             for f in paths:
                 if not Path(f).is_file():
@@ -74,8 +78,10 @@ def _source_args(source: str | Mapping[str, Any]) -> tuple[tuple, dict]:
     path = Path(source).expanduser()
     if path.exists():
         if path.is_file():
-            raise DataError(f"{path} is a single file; give {{'train': '{path}', ...}} to say which "
-                            "split it is, or a folder with <split>-*.parquet files")
+            raise DataError(
+                f"{path} is a single file; give {{'train': '{path}', ...}} to say which "
+                "split it is, or a folder with <split>-*.parquet files"
+            )
         return (str(path),), {}
     if source.startswith((".", "/", "~")) or source.count("/") > 1:
         raise DataError(f"local folder not found: {source!r}")
@@ -88,7 +94,9 @@ def load_raw(source: str | Mapping[str, Any] = EMBEDDED):
 
     args, kwargs = _source_args(source)
     loaded = datasets.load_dataset(*args, **kwargs)
-    if not isinstance(loaded, datasets.DatasetDict):  # pragma: no cover - load_dataset without split
+    if not isinstance(
+        loaded, datasets.DatasetDict
+    ):  # pragma: no cover - load_dataset without split
         loaded = datasets.DatasetDict({"train": loaded})
     return loaded
 
@@ -98,29 +106,49 @@ def validate_split(dataset, split: str, *, text_column: str = "text") -> None:
     if dataset.num_rows == 0:
         raise DataError(f"split {split!r} is empty: check the files or the down-sampling size")
     if text_column not in dataset.column_names:
-        strings = [n for n, f in dataset.features.items()
-                   if getattr(f, "dtype", None) in ("string", "large_string")]
-        hint = (f"; rename it with dataset.rename_column({strings[0]!r}, 'text') or pass "
-                f"text_column={strings[0]!r}") if strings else ""
-        raise DataError(f"split {split!r} has no {text_column!r} column (columns: "
-                        f"{dataset.column_names}){hint}")
+        strings = [
+            n
+            for n, f in dataset.features.items()
+            if getattr(f, "dtype", None) in ("string", "large_string")
+        ]
+        hint = (
+            (
+                f"; rename it with dataset.rename_column({strings[0]!r}, 'text') or pass "
+                f"text_column={strings[0]!r}"
+            )
+            if strings
+            else ""
+        )
+        raise DataError(
+            f"split {split!r} has no {text_column!r} column (columns: {dataset.column_names}){hint}"
+        )
     texts = dataset[text_column]
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            raise DataError(f"split {split!r}, row {i}: text is {type(text).__name__} ({text!r:.60}), "
-                            "not str; drop or fill such rows first (dataset.filter(...))")
+            raise DataError(
+                f"split {split!r}, row {i}: text is {type(text).__name__} ({text!r:.60}), "
+                "not str; drop or fill such rows first (dataset.filter(...))"
+            )
     if "label" in dataset.column_names:
         labels = np.asarray(list(dataset["label"]), dtype=object)
         allowed = {0, 1, -1} if split in UNLABELLED_SPLITS else {0, 1}
         bad = sorted({v for v in set(labels.tolist()) if v not in allowed}, key=str)
         if bad:
-            raise DataError(f"split {split!r} has labels {bad[:5]} outside {sorted(allowed)}; the "
-                            "imdb schema uses 0 = negative, 1 = positive (-1 only in 'unsupervised')")
+            raise DataError(
+                f"split {split!r} has labels {bad[:5]} outside {sorted(allowed)}; the "
+                "imdb schema uses 0 = negative, 1 = positive (-1 only in 'unsupervised')"
+            )
 
 
-def load_reviews(source: str | Mapping[str, Any] | RunConfig = EMBEDDED, *,
-                 splits: Sequence[str] | None = None, max_reviews: int | None = None,
-                 seed: int = 42, clean: bool = True, text_column: str = "text"):
+def load_reviews(
+    source: str | Mapping[str, Any] | RunConfig = EMBEDDED,
+    *,
+    splits: Sequence[str] | None = None,
+    max_reviews: int | None = None,
+    seed: int = 42,
+    clean: bool = True,
+    text_column: str = "text",
+):
     """Load review splits as a `datasets.DatasetDict`, validated, optionally down-sampled and cleaned.
 
     `source` is "embedded", a Hub id, a local Hub-layout folder, a {split: files} dict, or a RunConfig
@@ -167,17 +195,22 @@ def load_tokenizer(name: str | RunConfig = EMBEDDED):
     if isinstance(name, RunConfig):
         name = name.tokenizer_name
     if name == EMBEDDED:
-        tokenizer = DistilBertTokenizerFast(vocab_file=str(EMBEDDED_VOCAB), do_lower_case=True,
-                                            model_max_length=512)
+        tokenizer = DistilBertTokenizerFast(
+            vocab_file=str(EMBEDDED_VOCAB), do_lower_case=True, model_max_length=512
+        )
     else:
         tokenizer = AutoTokenizer.from_pretrained(name)
     if not getattr(tokenizer, "is_fast", False):
-        raise DataError(f"tokenizer {name!r} is a slow (Python) tokenizer: whole-word masking needs "
-                        "word_ids(), which only fast tokenizers give. Load it with use_fast=True or "
-                        "pick a model that ships a tokenizer.json")
+        raise DataError(
+            f"tokenizer {name!r} is a slow (Python) tokenizer: whole-word masking needs "
+            "word_ids(), which only fast tokenizers give. Load it with use_fast=True or "
+            "pick a model that ships a tokenizer.json"
+        )
     if tokenizer.mask_token is None:
-        raise DataError(f"tokenizer {name!r} has no mask token, so it cannot be used for masked "
-                        "language modelling; choose a BERT-style tokenizer")
+        raise DataError(
+            f"tokenizer {name!r} has no mask token, so it cannot be used for masked "
+            "language modelling; choose a BERT-style tokenizer"
+        )
     return tokenizer
 
 
@@ -192,7 +225,7 @@ def label_balance(reviews) -> dict[str, dict[int, int]]:
     out = {}
     for split, ds in reviews.items():
         values, counts = np.unique(np.asarray(list(ds["label"])), return_counts=True)
-        out[split] = {int(v): int(c) for v, c in zip(values, counts)}
+        out[split] = {int(v): int(c) for v, c in zip(values, counts, strict=True)}
     return out
 
 
@@ -209,16 +242,22 @@ def length_table(dataset, tokenizer=None, *, batch_size: int = 1000):
     import pandas as pd
 
     texts = list(dataset["text"])
-    table = pd.DataFrame({
-        "label": np.asarray(list(dataset["label"])) if "label" in dataset.column_names else -1,
-        "chars": [len(t) for t in texts],
-        "words": [count_words(t) for t in texts],
-    })
+    table = pd.DataFrame(
+        {
+            "label": np.asarray(list(dataset["label"])) if "label" in dataset.column_names else -1,
+            "chars": [len(t) for t in texts],
+            "words": [count_words(t) for t in texts],
+        }
+    )
     if tokenizer is not None:
         lengths = []
         for start in range(0, len(texts), batch_size):
-            encoded = tokenizer(texts[start:start + batch_size], add_special_tokens=True,
-                                truncation=False, verbose=False)
+            encoded = tokenizer(
+                texts[start : start + batch_size],
+                add_special_tokens=True,
+                truncation=False,
+                verbose=False,
+            )
             lengths.extend(len(ids) for ids in encoded["input_ids"])
         table["tokens"] = lengths
     return table
@@ -290,9 +329,11 @@ def plot_token_length_cdf(table, *, marks: Sequence[int] = (128, 512)):
     share = np.arange(1, len(lengths) + 1) / len(lengths)
     fig, ax = plt.subplots()
     ax.plot(lengths, share, color="tab:blue")
-    for mark, color in zip(marks, ("tab:orange", "tab:red")):
+    for mark, color in zip(marks, ("tab:orange", "tab:red", "tab:purple"), strict=False):
         below = float((lengths <= mark).mean())
-        ax.axvline(mark, color=color, linestyle="--", label=f"{mark} tokens: {below:.0%} of reviews fit")
+        ax.axvline(
+            mark, color=color, linestyle="--", label=f"{mark} tokens: {below:.0%} of reviews fit"
+        )
     ax.set_xlabel("review length (tokens, with [CLS] and [SEP])")
     ax.set_ylabel("share of reviews at most this long")
     ax.set_ylim(0, 1.02)

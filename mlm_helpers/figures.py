@@ -15,22 +15,31 @@ from .paths import figures_dir, project_root
 
 def set_plot_style() -> None:
     """Readable defaults for every figure of the series."""
-    plt.rcParams.update({
-        "figure.figsize": (8, 4.5),
-        "figure.dpi": 100,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.titlesize": 13,
-        "axes.labelsize": 11,
-        "legend.frameon": False,
-        "svg.hashsalt": "mlm-helpers",  # stable SVG ids, so re-running does not churn the files
-    })
+    plt.rcParams.update(
+        {
+            "figure.figsize": (8, 4.5),
+            "figure.dpi": 100,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.titlesize": 13,
+            "axes.labelsize": 11,
+            "legend.frameon": False,
+            "svg.hashsalt": "mlm-helpers",  # stable SVG ids, so re-running does not churn the files
+        }
+    )
 
 
-def save_fig(fig: plt.Figure, name: str, *, folder: str | Path | None = None, svg: bool = False,
-             dpi: int = 150, quiet: bool = False) -> None:
+def save_fig(
+    fig: plt.Figure,
+    name: str,
+    *,
+    folder: str | Path | None = None,
+    svg: bool = False,
+    dpi: int = 150,
+    quiet: bool = False,
+) -> None:
     """Save `fig` as `<folder>/<name>.png` (and `.svg` if asked) and say where.
 
     The message gives the path relative to the project root, so notebook outputs do not depend on

@@ -124,7 +124,9 @@ def quiet_libraries() -> None:
         sys.modules["tensorflow"].get_logger().setLevel("ERROR")
 
 
-def seed_everything(seed: int, *, deterministic: bool = True, tensorflow: bool | None = None) -> None:
+def seed_everything(
+    seed: int, *, deterministic: bool = True, tensorflow: bool | None = None
+) -> None:
     """Seed Python, NumPy and (if loaded, or `tensorflow=True`) TensorFlow from one number.
 
     With `deterministic=True`, TensorFlow's op determinism is switched on too, so that two runs on
@@ -221,8 +223,16 @@ def get_strategy(kind: str = "auto") -> Any:
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that matter for reproducing a run (recorded in all_results.json)."""
     versions = {"python": sys.version.split()[0]}
-    for dist in ("mlm-helpers", "transformers", "tensorflow", "tf_keras", "datasets", "tokenizers",
-                 "huggingface_hub", "numpy"):
+    for dist in (
+        "mlm-helpers",
+        "transformers",
+        "tensorflow",
+        "tf_keras",
+        "datasets",
+        "tokenizers",
+        "huggingface_hub",
+        "numpy",
+    ):
         try:
             versions[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:

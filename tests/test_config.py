@@ -27,7 +27,9 @@ def test_env_variable_overrides_argument(monkeypatch, capsys):
 
 def test_auto_picks_embedded_without_accelerator(monkeypatch, capsys):
     monkeypatch.setattr(runtime, "detect_accelerator", lambda: "cpu")
-    monkeypatch.setattr(runtime, "hub_reachable", lambda timeout=2.0: pytest.fail("no probe on CPU"))
+    monkeypatch.setattr(
+        runtime, "hub_reachable", lambda timeout=2.0: pytest.fail("no probe on CPU")
+    )
     assert get_config("auto").profile == "embedded"
     out = capsys.readouterr().out
     assert "auto" in out and "Override" in out

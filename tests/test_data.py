@@ -72,7 +72,9 @@ def test_config_source_uses_its_splits_and_sampling():
 
 def test_missing_split(tmp_path):
     folder = write_folder(tmp_path)
-    with pytest.raises(DataError, match=r"\['unsupervised'\] not found.*available: \['train', 'test'\]"):
+    with pytest.raises(
+        DataError, match=r"\['unsupervised'\] not found.*available: \['train', 'test'\]"
+    ):
         data.load_reviews(str(folder), splits=["train", "unsupervised"])
 
 
@@ -105,10 +107,15 @@ def test_empty_split():
         data.validate_split(empty, "train")
 
 
-@pytest.mark.parametrize(("split", "labels", "ok"), [
-    ("train", [0, 1, 2], False), ("train", [0, -1], False), ("unsupervised", [-1, -1], True),
-    ("test", [1, 0], True),
-])
+@pytest.mark.parametrize(
+    ("split", "labels", "ok"),
+    [
+        ("train", [0, 1, 2], False),
+        ("train", [0, -1], False),
+        ("unsupervised", [-1, -1], True),
+        ("test", [1, 0], True),
+    ],
+)
 def test_labels_must_be_binary_except_unsupervised(split, labels, ok):
     ds = datasets.Dataset.from_dict({"text": ["x"] * len(labels), "label": labels})
     if ok:
@@ -127,9 +134,15 @@ def test_missing_local_folder_and_single_file(tmp_path):
         data.load_reviews(str(single))
 
 
-@pytest.mark.parametrize(("raw", "clean"), [
-    ("a<br /><br />b", "a b"), ("a<BR>b", "a b"), ("a<br/>  b ", "a b"), ("no tags", "no tags"),
-])
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("a<br /><br />b", "a b"),
+        ("a<BR>b", "a b"),
+        ("a<br/>  b ", "a b"),
+        ("no tags", "no tags"),
+    ],
+)
 def test_clean_text(raw, clean):
     assert data.clean_text(raw) == clean
     assert data.clean_text(raw, html=False) == " ".join(raw.split()) or "<" in raw

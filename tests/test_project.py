@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from packaging.requirements import Requirement
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -50,15 +55,19 @@ def test_token_pattern_catches_a_token():
 
 
 def _pins(lines):
-    return {Requirement(line).name.lower().replace("_", "-"): Requirement(line)
-            for line in lines if isinstance(line, str) and "==" in line and not line.startswith("-")}
+    return {
+        Requirement(line).name.lower().replace("_", "-"): Requirement(line)
+        for line in lines
+        if isinstance(line, str) and "==" in line and not line.startswith("-")
+    }
 
 
 def test_environment_yml_agrees_with_pyproject_and_constraints():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    ranges = _pins([])
-    ranges = {Requirement(d).name.lower().replace("_", "-"): Requirement(d)
-              for d in pyproject["project"]["dependencies"]}
+    ranges = {
+        Requirement(d).name.lower().replace("_", "-"): Requirement(d)
+        for d in pyproject["project"]["dependencies"]
+    }
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert "-e .[dev]" in pip_section and "-c constraints.txt" in pip_section
@@ -72,7 +81,9 @@ def test_environment_yml_agrees_with_pyproject_and_constraints():
         assert constraint_pins[name].specifier == pin.specifier, f"{name}: constraints.txt differs"
     for name, requirement in ranges.items():
         version = next(iter(constraint_pins[name].specifier)).version
-        assert requirement.specifier.contains(version), f"constraints.txt {name} outside {requirement}"
+        assert requirement.specifier.contains(version), (
+            f"constraints.txt {name} outside {requirement}"
+        )
     python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
     assert pyproject["project"]["requires-python"] == ">=3.10" and python >= "python=3.10"
 

@@ -44,8 +44,13 @@ def _run(code: str, **env) -> subprocess.CompletedProcess:
 
     environ = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
     environ.update(env)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, env=environ, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=300,
+    )
 
 
 def test_importing_the_package_selects_legacy_keras():

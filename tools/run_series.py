@@ -24,8 +24,12 @@ NOTEBOOKS = ROOT / "notebooks"
 def run_notebook(path: Path, out: Path, timeout: int) -> float:
     notebook = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    ).execute()
     nbformat.write(notebook, out)
     return time.perf_counter() - start
 
@@ -39,8 +43,10 @@ def summary() -> list[str]:
     results = config.run_dir / "all_results.json"
     if results.is_file():
         data = json.loads(results.read_text())
-        lines.append(f"held-out perplexity: {data['perplexity_before']:.1f} before -> "
-                     f"{data['perplexity_after']:.1f} after training")
+        lines.append(
+            f"held-out perplexity: {data['perplexity_before']:.1f} before -> "
+            f"{data['perplexity_after']:.1f} after training"
+        )
         for prompt, after in data.get("fill_mask_after", {}).items():
             lines.append(f"  {prompt!r}: " + ", ".join(p["token"] for p in after))
     hub_folder = config.run_dir / "model"
@@ -70,8 +76,10 @@ def main() -> int:
         print(f"running {nb.name} ...", flush=True)
         seconds = run_notebook(nb, out, args.timeout)
         print(f"  done in {seconds:.0f} s -> {out.relative_to(ROOT)}", flush=True)
-    print(f"\nAll {len(notebooks)} notebooks ran in {time.perf_counter() - total:.0f} s "
-          f"(profile {os.environ['MLM_PROFILE']}).")
+    print(
+        f"\nAll {len(notebooks)} notebooks ran in {time.perf_counter() - total:.0f} s "
+        f"(profile {os.environ['MLM_PROFILE']})."
+    )
     print(f"Executed notebooks: {(NOTEBOOKS if args.in_place else args.out).relative_to(ROOT)}/")
     print(f"Figures: {(ROOT / 'figures').relative_to(ROOT)}/")
     for line in summary():

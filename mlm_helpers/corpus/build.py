@@ -22,14 +22,29 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
 def write_split(rows: list[dict], path: Path) -> None:
-    table = pa.table({"text": pa.array([r["text"] for r in rows], pa.string()),
-                      "label": pa.array([r["label"] for r in rows], pa.int64())})
-    pq.write_table(table, path, compression="zstd", compression_level=19, use_dictionary=False,
-                   write_statistics=False)
+    table = pa.table(
+        {
+            "text": pa.array([r["text"] for r in rows], pa.string()),
+            "label": pa.array([r["label"] for r in rows], pa.int64()),
+        }
+    )
+    pq.write_table(
+        table,
+        path,
+        compression="zstd",
+        compression_level=19,
+        use_dictionary=False,
+        write_statistics=False,
+    )
 
 
-def train_vocab(texts: list[str], folder: Path, vocab_size: int = VOCAB_SIZE,
-                min_count: int = 3, n_pieces: int = 150) -> Path:
+def train_vocab(
+    texts: list[str],
+    folder: Path,
+    vocab_size: int = VOCAB_SIZE,
+    min_count: int = 3,
+    n_pieces: int = 150,
+) -> Path:
     """Build an uncased WordPiece vocabulary from `texts` and save `folder/vocab.txt`.
 
     Deterministic by construction (the `tokenizers` trainer breaks ties between equally frequent
@@ -58,7 +73,7 @@ def train_vocab(texts: list[str], folder: Path, vocab_size: int = VOCAB_SIZE,
     for word, count in words.items():
         for n in range(3, min(6, len(word) - 1)):
             pieces[word[:n]] += count
-            pieces["##" + word[-n + 1:]] += count
+            pieces["##" + word[-n + 1 :]] += count
     vocab = [*SPECIAL_TOKENS, *alphabet, *("##" + c for c in alphabet)]
     seen = set(vocab)
     frequent = [w for w in ranked(words) if words[w] >= min_count and w not in seen]
@@ -74,7 +89,9 @@ def train_vocab(texts: list[str], folder: Path, vocab_size: int = VOCAB_SIZE,
     return path
 
 
-def build(out: Path = HERE, *, seed: int = DEFAULT_SEED, sizes: dict[str, int] | None = None) -> dict:
+def build(
+    out: Path = HERE, *, seed: int = DEFAULT_SEED, sizes: dict[str, int] | None = None
+) -> dict:
     """Generate the corpus and tokenizer under `out`; return {split: rows}."""
     from ..data import clean_text
 
@@ -90,7 +107,9 @@ def build(out: Path = HERE, *, seed: int = DEFAULT_SEED, sizes: dict[str, int] |
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=HERE, help="folder to write imdb-mini/ and tokenizer/")
+    parser.add_argument(
+        "--out", type=Path, default=HERE, help="folder to write imdb-mini/ and tokenizer/"
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = parser.parse_args()
     corpus = build(args.out, seed=args.seed)
@@ -101,5 +120,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-

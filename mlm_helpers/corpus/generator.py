@@ -32,32 +32,181 @@ GENRES = {
     "animation": ["animated feature", "cartoon", "stop-motion film"],
     "war": ["war epic", "submarine drama", "resistance story"],
 }
-TITLE_FIRST = ["The Last", "Midnight", "Silent", "Broken", "Golden", "Crimson", "Lonely", "Hidden",
-               "Burning", "Frozen", "Wild", "Forgotten", "Distant", "Electric", "Paper", "Iron",
-               "Velvet", "Hollow", "Restless", "Quiet"]
-TITLE_SECOND = ["Harbor", "Circus", "Highway", "Garden", "Frontier", "Signal", "Orchard", "Tide",
-                "Kingdom", "Station", "Lantern", "Canyon", "Letters", "Carnival", "Summer", "Bridge",
-                "Machine", "River", "Hotel", "Island"]
-FIRST_NAMES = ["Anna", "Marco", "Lena", "Victor", "Grace", "Tomas", "Ruth", "Felix", "Nora", "Omar",
-               "Clara", "Hugo", "Iris", "Jonah", "Maya", "Pavel", "Sofia", "Elliot", "Dina", "Rafael"]
-LAST_NAMES = ["Whitlock", "Moreno", "Castellan", "Okafor", "Lindqvist", "Brannigan", "Ferreira",
-              "Hollis", "Kowalski", "Delacroix", "Ashby", "Takeda", "Marlowe", "Quinlan", "Varga",
-              "Osei", "Pembroke", "Sandoval", "Thornton", "Novak"]
-ROLES = ["the detective", "the young widow", "the old sheriff", "the mad scientist", "the lead",
-         "the villain", "the mother", "the captain", "the reporter", "the teenage hero", "the sidekick"]
-PLOT_SUBJECTS = ["a small-town teacher", "two estranged brothers", "a retired boxer", "a young nurse",
-                 "a group of college friends", "a stubborn farmer", "a famous chef", "a lonely astronaut",
-                 "a struggling musician", "an ambitious lawyer", "a family on vacation", "a rookie cop"]
-PLOT_EVENTS = ["who discovers a secret", "who must save the town", "who falls in love with a stranger",
-               "who is haunted by the past", "who plans one last job", "who returns home after years",
-               "who gets lost in the wilderness", "who uncovers a conspiracy",
-               "who tries to win back a family", "who competes in a championship"]
-ASPECTS = ["acting", "script", "direction", "soundtrack", "cinematography", "dialogue", "editing",
-           "ending", "plot", "special effects", "pacing", "score", "cast", "story"]
-POS_ADJ = ["great", "wonderful", "brilliant", "excellent", "superb", "moving", "beautiful",
-           "fantastic", "touching", "gripping", "charming", "outstanding", "clever", "memorable"]
-NEG_ADJ = ["terrible", "awful", "boring", "dull", "weak", "predictable", "painful", "lazy", "poor",
-           "ridiculous", "bland", "forgettable", "messy", "pointless"]
+TITLE_FIRST = [
+    "The Last",
+    "Midnight",
+    "Silent",
+    "Broken",
+    "Golden",
+    "Crimson",
+    "Lonely",
+    "Hidden",
+    "Burning",
+    "Frozen",
+    "Wild",
+    "Forgotten",
+    "Distant",
+    "Electric",
+    "Paper",
+    "Iron",
+    "Velvet",
+    "Hollow",
+    "Restless",
+    "Quiet",
+]
+TITLE_SECOND = [
+    "Harbor",
+    "Circus",
+    "Highway",
+    "Garden",
+    "Frontier",
+    "Signal",
+    "Orchard",
+    "Tide",
+    "Kingdom",
+    "Station",
+    "Lantern",
+    "Canyon",
+    "Letters",
+    "Carnival",
+    "Summer",
+    "Bridge",
+    "Machine",
+    "River",
+    "Hotel",
+    "Island",
+]
+FIRST_NAMES = [
+    "Anna",
+    "Marco",
+    "Lena",
+    "Victor",
+    "Grace",
+    "Tomas",
+    "Ruth",
+    "Felix",
+    "Nora",
+    "Omar",
+    "Clara",
+    "Hugo",
+    "Iris",
+    "Jonah",
+    "Maya",
+    "Pavel",
+    "Sofia",
+    "Elliot",
+    "Dina",
+    "Rafael",
+]
+LAST_NAMES = [
+    "Whitlock",
+    "Moreno",
+    "Castellan",
+    "Okafor",
+    "Lindqvist",
+    "Brannigan",
+    "Ferreira",
+    "Hollis",
+    "Kowalski",
+    "Delacroix",
+    "Ashby",
+    "Takeda",
+    "Marlowe",
+    "Quinlan",
+    "Varga",
+    "Osei",
+    "Pembroke",
+    "Sandoval",
+    "Thornton",
+    "Novak",
+]
+ROLES = [
+    "the detective",
+    "the young widow",
+    "the old sheriff",
+    "the mad scientist",
+    "the lead",
+    "the villain",
+    "the mother",
+    "the captain",
+    "the reporter",
+    "the teenage hero",
+    "the sidekick",
+]
+PLOT_SUBJECTS = [
+    "a small-town teacher",
+    "two estranged brothers",
+    "a retired boxer",
+    "a young nurse",
+    "a group of college friends",
+    "a stubborn farmer",
+    "a famous chef",
+    "a lonely astronaut",
+    "a struggling musician",
+    "an ambitious lawyer",
+    "a family on vacation",
+    "a rookie cop",
+]
+PLOT_EVENTS = [
+    "who discovers a secret",
+    "who must save the town",
+    "who falls in love with a stranger",
+    "who is haunted by the past",
+    "who plans one last job",
+    "who returns home after years",
+    "who gets lost in the wilderness",
+    "who uncovers a conspiracy",
+    "who tries to win back a family",
+    "who competes in a championship",
+]
+ASPECTS = [
+    "acting",
+    "script",
+    "direction",
+    "soundtrack",
+    "cinematography",
+    "dialogue",
+    "editing",
+    "ending",
+    "plot",
+    "special effects",
+    "pacing",
+    "score",
+    "cast",
+    "story",
+]
+POS_ADJ = [
+    "great",
+    "wonderful",
+    "brilliant",
+    "excellent",
+    "superb",
+    "moving",
+    "beautiful",
+    "fantastic",
+    "touching",
+    "gripping",
+    "charming",
+    "outstanding",
+    "clever",
+    "memorable",
+]
+NEG_ADJ = [
+    "terrible",
+    "awful",
+    "boring",
+    "dull",
+    "weak",
+    "predictable",
+    "painful",
+    "lazy",
+    "poor",
+    "ridiculous",
+    "bland",
+    "forgettable",
+    "messy",
+    "pointless",
+]
 POS_NOUN = ["masterpiece", "gem", "triumph", "delight", "classic", "treat", "joy"]
 NEG_NOUN = ["mess", "disaster", "waste of time", "letdown", "failure", "bore", "disappointment"]
 POS_VERB = ["loved", "enjoyed", "adored", "admired", "appreciated"]
@@ -66,56 +215,90 @@ INTENSIFIERS = ["really", "truly", "very", "quite", "incredibly", "surprisingly"
 VERB_INTENSIFIERS = ["really", "truly", "completely", "genuinely", "badly", "honestly"]
 
 OPENERS = {
-    1: ["I {pos_verb} {title}.", "{title} is a {pos_adj} {sub}.",
+    1: [
+        "I {pos_verb} {title}.",
+        "{title} is a {pos_adj} {sub}.",
         "What a {pos_adj} film {title} turned out to be.",
         "I went in with low expectations and {title} {vintens} surprised me.",
         "This is one of the best {genre} movies I have seen in years.",
-        "{title} is a {pos_noun} of the {genre} genre."],
-    0: ["I {neg_verb} {title}.", "{title} is a {neg_adj} {sub}.",
+        "{title} is a {pos_noun} of the {genre} genre.",
+    ],
+    0: [
+        "I {neg_verb} {title}.",
+        "{title} is a {neg_adj} {sub}.",
         "What a {neg_adj} film {title} turned out to be.",
         "I had high hopes for {title}, but it {vintens} disappointed me.",
         "This is one of the worst {genre} movies I have seen in years.",
-        "{title} is a {neg_noun} from start to finish."],
+        "{title} is a {neg_noun} from start to finish.",
+    ],
 }
-PLOT = ["The movie follows {subject} {event}.", "The story is about {subject} {event}.",
-        "{title} tells the story of {subject} {event}.",
-        "Directed by {director}, the film follows {subject} {event}.",
-        "Set in a quiet town, it follows {subject} {event}."]
+PLOT = [
+    "The movie follows {subject} {event}.",
+    "The story is about {subject} {event}.",
+    "{title} tells the story of {subject} {event}.",
+    "Directed by {director}, the film follows {subject} {event}.",
+    "Set in a quiet town, it follows {subject} {event}.",
+]
 BODY = {
-    1: ["The {aspect} is {intens} {pos_adj}.", "{actor} gives a {pos_adj} performance as {role}.",
+    1: [
+        "The {aspect} is {intens} {pos_adj}.",
+        "{actor} gives a {pos_adj} performance as {role}.",
         "The {aspect} was {pos_adj} and the {aspect2} was even better.",
         "{director} knows exactly how to build tension in every scene.",
         "Every scene feels alive, and the {aspect} never lets go.",
         "I laughed, I cried, and I {pos_verb} every minute of it.",
         "The chemistry between {actor} and {actor2} is {pos_adj}.",
         "Even the smallest roles are played with care.",
-        "The {aspect} alone is worth the price of the ticket."],
-    0: ["The {aspect} is {intens} {neg_adj}.", "{actor} gives a {neg_adj} performance as {role}.",
+        "The {aspect} alone is worth the price of the ticket.",
+    ],
+    0: [
+        "The {aspect} is {intens} {neg_adj}.",
+        "{actor} gives a {neg_adj} performance as {role}.",
         "The {aspect} was {neg_adj} and the {aspect2} was even worse.",
         "{director} has no idea how to build tension in a scene.",
         "Every scene drags, and the {aspect} goes nowhere.",
         "I checked my watch every few minutes and {neg_verb} every minute of it.",
         "There is no chemistry between {actor} and {actor2} at all.",
         "Even the best actors look lost here.",
-        "The {aspect} alone made me want to leave the theater."],
+        "The {aspect} alone made me want to leave the theater.",
+    ],
 }
 MIXED = {
-    1: ["The {aspect} is a bit {neg_adj}, but it hardly matters.",
-        "Some scenes are slow, yet the {aspect} keeps you watching."],
-    0: ["The {aspect} is {pos_adj}, but it cannot save the movie.",
-        "There are a few nice moments, yet the {aspect} ruins them."],
+    1: [
+        "The {aspect} is a bit {neg_adj}, but it hardly matters.",
+        "Some scenes are slow, yet the {aspect} keeps you watching.",
+    ],
+    0: [
+        "The {aspect} is {pos_adj}, but it cannot save the movie.",
+        "There are a few nice moments, yet the {aspect} ruins them.",
+    ],
 }
 CLOSERS = {
-    1: ["I would recommend this movie to anyone.", "Highly recommended.",
-        "Go see it, you will not regret it.", "A must-see for every fan of {genre}.",
-        "I will watch it again soon.", "{rating}/10."],
-    0: ["I would not recommend this movie to anyone.", "Avoid it.",
-        "Save your money and skip this one.", "Not even fans of {genre} will enjoy this.",
-        "I will never watch it again.", "{rating}/10."],
+    1: [
+        "I would recommend this movie to anyone.",
+        "Highly recommended.",
+        "Go see it, you will not regret it.",
+        "A must-see for every fan of {genre}.",
+        "I will watch it again soon.",
+        "{rating}/10.",
+    ],
+    0: [
+        "I would not recommend this movie to anyone.",
+        "Avoid it.",
+        "Save your money and skip this one.",
+        "Not even fans of {genre} will enjoy this.",
+        "I will never watch it again.",
+        "{rating}/10.",
+    ],
 }
-ASIDES = ["I saw it at a festival last year.", "My friends dragged me to see it.",
-          "I watched it on a rainy Sunday afternoon.", "I rented it on a whim.",
-          "I remember the trailer from years ago.", "Spoilers ahead."]
+ASIDES = [
+    "I saw it at a festival last year.",
+    "My friends dragged me to see it.",
+    "I watched it on a rainy Sunday afternoon.",
+    "I rented it on a whim.",
+    "I remember the trailer from years ago.",
+    "Spoilers ahead.",
+]
 
 SPLIT_SIZES = {"train": 2500, "test": 2500, "unsupervised": 5000}
 DEFAULT_SEED = 2024
@@ -145,10 +328,16 @@ class _Review:
         rng, fields = self.rng, dict(self.fields)
         aspect, aspect2 = rng.sample(ASPECTS, 2)
         fields.update(
-            aspect=aspect, aspect2=aspect2, role=rng.choice(ROLES), intens=rng.choice(INTENSIFIERS),
+            aspect=aspect,
+            aspect2=aspect2,
+            role=rng.choice(ROLES),
+            intens=rng.choice(INTENSIFIERS),
             vintens=rng.choice(VERB_INTENSIFIERS),
-            pos_adj=rng.choice(POS_ADJ), neg_adj=rng.choice(NEG_ADJ), pos_noun=rng.choice(POS_NOUN),
-            neg_noun=rng.choice(NEG_NOUN), pos_verb=rng.choice(POS_VERB),
+            pos_adj=rng.choice(POS_ADJ),
+            neg_adj=rng.choice(NEG_ADJ),
+            pos_noun=rng.choice(POS_NOUN),
+            neg_noun=rng.choice(NEG_NOUN),
+            pos_verb=rng.choice(POS_VERB),
             neg_verb=rng.choice(NEG_VERB),
             rating=rng.randint(7, 10) if self.label == 1 else rng.randint(1, 4),
         )
