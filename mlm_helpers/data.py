@@ -184,6 +184,27 @@ def load_reviews(
 
 
 # --------------------------------------------------------------------------- tokenizer
+def check_tokenizer(tokenizer: Any) -> None:
+    """Raise `DataError` unless `tokenizer` is a fast tokenizer with a mask token.
+
+    Whole-word masking needs ``word_ids()``, which only fast (Rust) tokenizers give; masked language
+    modelling needs a ``[MASK]`` token. Used by `load_tokenizer` and by every later stage that
+    accepts a tokenizer built elsewhere.
+    """
+    name = getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
+    if not getattr(tokenizer, "is_fast", False):
+        raise DataError(
+            f"tokenizer {name!r} ({type(tokenizer).__name__}) is not a fast tokenizer but a slow one: word_ids(), "
+            "needed for whole-word masking, come only from fast tokenizers. Load it with "
+            "AutoTokenizer.from_pretrained(..., use_fast=True) or mlm_helpers.data.load_tokenizer"
+        )
+    if getattr(tokenizer, "mask_token", None) is None:
+        raise DataError(
+            f"tokenizer {name!r} has no mask token, so it cannot be used for masked language "
+            "modelling; choose a BERT-style tokenizer (one with a [MASK] token)"
+        )
+
+
 def load_tokenizer(name: str | RunConfig = EMBEDDED):
     """A fast tokenizer: the shipped WordPiece vocabulary for "embedded", else `from_pretrained`.
 
@@ -200,17 +221,7 @@ def load_tokenizer(name: str | RunConfig = EMBEDDED):
         )
     else:
         tokenizer = AutoTokenizer.from_pretrained(name)
-    if not getattr(tokenizer, "is_fast", False):
-        raise DataError(
-            f"tokenizer {name!r} is a slow (Python) tokenizer: whole-word masking needs "
-            "word_ids(), which only fast tokenizers give. Load it with use_fast=True or "
-            "pick a model that ships a tokenizer.json"
-        )
-    if tokenizer.mask_token is None:
-        raise DataError(
-            f"tokenizer {name!r} has no mask token, so it cannot be used for masked "
-            "language modelling; choose a BERT-style tokenizer"
-        )
+    check_tokenizer(tokenizer)
     return tokenizer
 
 

@@ -1,0 +1,529 @@
+"""Stage 02 — tokenizing reviews with word ids and cutting them into fixed-length chunks (notebook 02).
+
+The recipe: tokenize every review with a fast tokenizer (keeping ``word_ids``, which whole-word masking
+in notebook 03 needs), concatenate the token streams of many reviews and cut them into blocks of
+``chunk_size`` tokens. Every block is full, so batches have one shape (no padding, no XLA recompiles)
+and no review text is truncated away.
+
+Pieces:
+- `check_tokenizer`, `check_chunk_size`: clear errors before any work is done;
+- `tokenize_reviews`: tokenization inside ``datasets.map(batched=True)`` (cached, ``num_proc`` works);
+- `chunk_stream`: the pure-NumPy core (concatenate + reshape, word ids renumbered per chunk);
+- `chunk_tokens`: `chunk_stream` applied per map batch to a tokenized Dataset / DatasetDict;
+- `prepare_chunks`: the one call notebooks 03 and 04 use — reviews in, ``{"train", "eval"}`` chunks out;
+- helpers for notebook 02: `token_table`, `chunk_table`, `token_lengths`, `window_costs`,
+  `decode_chunks`, `tail_loss`, `compare_chunk_sizes`, `plot_chunk_layout`.
+
+Chunk columns and their contract (the masking stage relies on it):
+
+    input_ids       int32, exactly ``chunk_size`` per row
+    attention_mask  int8, 1 for real tokens (0 only for padding, which the default policy never makes)
+    word_ids        int32, -1 for special tokens and padding; otherwise the index of the token's word
+                    *local to the chunk*: 0, 1, 2, ... non-decreasing along the row. Pieces of one word
+                    share an id; different words never do, even if they come from different reviews or
+                    one of them was cut by the chunk boundary (its remaining pieces start the next row
+                    as a word of their own).
+
+Tail policy (``tail="drop"``, the default, as in the Hugging Face course): each map batch of
+``batch_size`` reviews is concatenated and cut; the last ``< chunk_size`` tokens of the batch are
+dropped. With the default batch of 1,000 reviews that loses on average ``chunk_size / 2`` tokens per
+1,000 reviews (well under 0.1% of the tokens); `tail_loss` reports the exact count. ``tail="pad"``
+keeps them instead in one padded row per map batch (attention_mask 0, word_ids -1).
+
+No TensorFlow here: this module is usable (and tested) without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .config import EMBEDDED, RunConfig
+from .data import check_tokenizer
+
+TOKENIZE_BATCH = 1_000  # reviews per map batch when tokenizing
+CHUNK_BATCH = (
+    1_000  # reviews per map batch when chunking: one tail of < chunk_size tokens per batch
+)
+TAIL_POLICIES = ("drop", "pad")
+TOKEN_COLUMNS = ("input_ids", "attention_mask", "word_ids")
+_DTYPES = {"input_ids": np.int32, "attention_mask": np.int8, "word_ids": np.int32}
+_ARROW_TYPES = {"input_ids": "int32", "attention_mask": "int8", "word_ids": "int32"}
+_NO_LIMIT = 1_000_000  # transformers uses a huge int as model_max_length when none is known
+
+
+# --------------------------------------------------------------------------- checks
+def max_positions_of(tokenizer: Any = None, max_positions: int | None = None) -> int | None:
+    """The longest input the model takes: `max_positions` if given, else the tokenizer's
+    ``model_max_length`` (None when the tokenizer does not know one)."""
+    if max_positions is not None:
+        return int(max_positions)
+    limit = getattr(tokenizer, "model_max_length", None)
+    return int(limit) if limit is not None and limit < _NO_LIMIT else None
+
+
+def check_chunk_size(
+    chunk_size: Any, tokenizer: Any = None, *, max_positions: int | None = None
+) -> int:
+    """Return `chunk_size` if it is an int in [2, the model's maximum positions]; else raise ValueError.
+
+    The limit is `max_positions` when given (e.g. the model config's ``max_position_embeddings``),
+    otherwise ``tokenizer.model_max_length``.
+    """
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)):
+        raise ValueError(f"chunk_size must be an integer number of tokens, got {chunk_size!r}")
+    chunk_size = int(chunk_size)
+    if chunk_size < 2:
+        raise ValueError(
+            f"chunk_size={chunk_size} is too small: a chunk needs at least 2 tokens "
+            "(use 128, the tutorial's value)"
+        )
+    limit = max_positions_of(tokenizer, max_positions)
+    if limit is not None and chunk_size > limit:
+        source = "max_positions" if max_positions is not None else "tokenizer.model_max_length"
+        raise ValueError(
+            f"chunk_size={chunk_size} is larger than the model's maximum of {limit} "
+            f"positions ({source}); choose chunk_size <= {limit}"
+        )
+    return chunk_size
+
+
+def _check_tail(tail: str) -> None:
+    if tail not in TAIL_POLICIES:
+        raise ValueError(f"tail={tail!r} is not a tail policy: choose one of {TAIL_POLICIES}")
+
+
+# --------------------------------------------------------------------------- tokenizing
+def _token_features():
+    import datasets
+
+    return datasets.Features(
+        {name: datasets.List(datasets.Value(_ARROW_TYPES[name])) for name in TOKEN_COLUMNS}
+    )
+
+
+def tokenize_reviews(
+    reviews,
+    tokenizer,
+    *,
+    text_column: str = "text",
+    batch_size: int = TOKENIZE_BATCH,
+    num_proc: int | None = None,
+):
+    """Tokenize a review Dataset or DatasetDict inside ``map(batched=True)``; returns the same kind.
+
+    Output columns (all others removed): ``input_ids``, ``attention_mask`` and ``word_ids`` (-1 for
+    the special tokens), one row per review, with ``[CLS]``/``[SEP]`` and no truncation — chunking
+    cuts long reviews instead. Used in notebook 02 and by `prepare_chunks`.
+    """
+    check_tokenizer(tokenizer)
+
+    def tokenize_batch(batch: dict[str, list]) -> dict[str, list]:
+        encoded = tokenizer(batch[text_column], truncation=False, verbose=False)
+        word_ids = [
+            [-1 if w is None else w for w in encoded.word_ids(i)]
+            for i in range(len(batch[text_column]))
+        ]
+        return {
+            "input_ids": encoded["input_ids"],
+            "attention_mask": encoded["attention_mask"],
+            "word_ids": word_ids,
+        }
+
+    columns = _column_names(reviews)
+    if text_column not in columns:
+        raise ValueError(
+            f"no {text_column!r} column to tokenize (columns: {columns}); pass "
+            "text_column=... or load the reviews with mlm_helpers.data.load_reviews"
+        )
+    return reviews.map(
+        tokenize_batch,
+        batched=True,
+        batch_size=batch_size,
+        num_proc=num_proc,
+        remove_columns=columns,
+        features=_token_features(),
+        desc="tokenizing",
+    )
+
+
+def _column_names(dataset) -> list[str]:
+    """Column names of a Dataset, or of the first split of a DatasetDict."""
+    names = dataset.column_names
+    if isinstance(names, dict):
+        names = next(iter(names.values()), [])
+    return list(names)
+
+
+# --------------------------------------------------------------------------- the NumPy core
+def chunk_stream(
+    input_ids: Any,
+    word_ids: Any,
+    chunk_size: int,
+    *,
+    attention_mask: Any = None,
+    lengths: Sequence[int] | np.ndarray | None = None,
+    pad_id: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Cut one concatenated token stream into rows of `chunk_size` tokens (pure NumPy).
+
+    `input_ids` and `word_ids` are 1-D and aligned (word ids as a tokenizer gives them per sequence,
+    -1 for special tokens); `lengths` (optional) are the lengths of the sequences that were
+    concatenated, so that a word that ends one sequence is never merged with the first word of the
+    next even when no special token separates them. With `pad_id` None the last ``len % chunk_size``
+    tokens are dropped; otherwise they fill one more row padded with `pad_id` (attention_mask 0,
+    word_ids -1). Returns 2-D ``input_ids``, ``attention_mask`` and ``word_ids`` (word ids renumbered
+    per row; see the module doc). Used by `chunk_tokens` (notebook 02 shows its cut on a toy).
+    """
+    ids = np.asarray(input_ids)
+    words = np.asarray(word_ids, dtype=np.int64)
+    mask = (
+        np.ones(ids.shape, dtype=np.int8)
+        if attention_mask is None
+        else np.asarray(attention_mask, dtype=np.int8)
+    )
+    if ids.ndim != 1 or ids.shape != words.shape or ids.shape != mask.shape:
+        raise ValueError(
+            f"input_ids, word_ids and attention_mask must be 1-D and of one length, got "
+            f"shapes {ids.shape}, {words.shape} and {mask.shape}"
+        )
+    chunk_size = check_chunk_size(chunk_size)
+    is_word = words >= 0
+    # A token starts a new word unless it continues the previous token's word.
+    starts = is_word.copy()
+    starts[1:] &= ~(is_word[:-1] & (words[1:] == words[:-1]))
+    if lengths is not None:
+        bounds = np.cumsum(np.asarray(lengths, dtype=np.int64))
+        if bounds.size and bounds[-1] != ids.size:
+            raise ValueError(
+                f"lengths add up to {int(bounds[-1])} tokens but the stream has {ids.size}"
+            )
+        first = bounds[:-1][bounds[:-1] < ids.size]
+        starts[first] = is_word[first]
+    n_rows, rest = divmod(ids.size, chunk_size)
+    n_keep = n_rows * chunk_size
+    if pad_id is not None and rest:
+        fill = chunk_size - rest
+        ids = np.concatenate([ids, np.full(fill, pad_id, dtype=ids.dtype)])
+        mask = np.concatenate([mask, np.zeros(fill, dtype=np.int8)])
+        is_word = np.concatenate([is_word, np.zeros(fill, dtype=bool)])
+        starts = np.concatenate([starts, np.zeros(fill, dtype=bool)])
+        n_rows, n_keep = n_rows + 1, ids.size
+    starts = starts[:n_keep].reshape(n_rows, chunk_size)
+    is_word = is_word[:n_keep].reshape(n_rows, chunk_size)
+    starts[:, 0] = is_word[:, 0]  # a word cut by the boundary starts the next row afresh
+    local = np.cumsum(starts, axis=1, dtype=np.int32) - 1
+    local[~is_word] = -1
+    return {
+        "input_ids": ids[:n_keep].reshape(n_rows, chunk_size).astype(np.int32, copy=False),
+        "attention_mask": mask[:n_keep].reshape(n_rows, chunk_size),
+        "word_ids": local,
+    }
+
+
+# --------------------------------------------------------------------------- chunking datasets
+def _chunk_features(chunk_size: int):
+    import datasets
+
+    return datasets.Features(
+        {
+            name: datasets.List(datasets.Value(_ARROW_TYPES[name]), length=chunk_size)
+            for name in TOKEN_COLUMNS
+        }
+    )
+
+
+def _flat(table, name: str) -> np.ndarray:
+    """All values of a list column of an Arrow table, as one NumPy array (no Python lists)."""
+    import pyarrow.compute as pc
+
+    return pc.list_flatten(table.column(name)).to_numpy()
+
+
+def chunk_tokens(
+    tokenized,
+    chunk_size: int = 128,
+    *,
+    tail: str = "drop",
+    pad_id: int | None = None,
+    batch_size: int = CHUNK_BATCH,
+    num_proc: int | None = None,
+    max_positions: int | None = None,
+):
+    """Chunk a tokenized Dataset / DatasetDict (from `tokenize_reviews`) into `chunk_size`-token rows.
+
+    Each map batch of `batch_size` reviews is concatenated and cut by `chunk_stream`, reading and
+    writing Arrow buffers directly. `tail` is "drop" (default) or "pad" (give
+    ``pad_id=tokenizer.pad_token_id``); see the module doc. `max_positions` bounds `chunk_size` (the model's maximum positions). Used in
+    notebook 02 and by `prepare_chunks`.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunk_size = check_chunk_size(chunk_size, max_positions=max_positions)
+    _check_tail(tail)
+    missing = [c for c in TOKEN_COLUMNS if c not in _column_names(tokenized)]
+    if missing:
+        raise ValueError(f"columns {missing} missing: chunk the output of tokenize_reviews")
+    if tail == "pad" and pad_id is None:
+        raise ValueError(
+            "tail='pad' needs the padding token's id: pass pad_id=tokenizer.pad_token_id"
+        )
+    pad = pad_id if tail == "pad" else None
+
+    def chunk_batch(table: pa.Table) -> pa.Table:
+        rows = chunk_stream(
+            _flat(table, "input_ids"),
+            _flat(table, "word_ids"),
+            chunk_size,
+            attention_mask=_flat(table, "attention_mask"),
+            lengths=pc.list_value_length(table.column("input_ids")).to_numpy(),
+            pad_id=pad,
+        )
+        return pa.table(
+            {
+                name: pa.FixedSizeListArray.from_arrays(pa.array(rows[name].ravel()), chunk_size)
+                for name in TOKEN_COLUMNS
+            }
+        )
+
+    formatted = tokenized.with_format("arrow")
+    chunks = formatted.map(
+        chunk_batch,
+        batched=True,
+        batch_size=batch_size,
+        num_proc=num_proc,
+        remove_columns=_column_names(tokenized),
+        features=_chunk_features(chunk_size),
+        desc="chunking",
+    )
+    return chunks.with_format(None)
+
+
+# --------------------------------------------------------------------------- one call for 03 / 04
+def _sample(dataset, n: int | None, seed: int):
+    """`n` rows drawn with `seed` (all rows, in order, when `n` is None or exceeds the rows)."""
+    if n is None or n >= dataset.num_rows:
+        return dataset
+    return dataset.shuffle(seed=seed).select(range(n)).flatten_indices()
+
+
+def prepare_chunks(
+    config: RunConfig,
+    tokenizer: Any = None,
+    reviews: Any = None,
+    *,
+    num_proc: int | None = None,
+    batch_size: int = CHUNK_BATCH,
+):
+    """Reviews → ``DatasetDict({"train": chunks, "eval": chunks})`` for a run configuration.
+
+    Loads the reviews (`data.load_reviews(config)`) and the tokenizer (`data.load_tokenizer(config)`)
+    unless given, tokenizes and chunks every split needed, concatenates the chunks of
+    ``config.train_splits`` and samples ``config.train_chunks`` rows with ``config.seed``; the eval
+    chunks come only from ``config.eval_split`` (held out), ``config.eval_chunks`` of them. Sampling
+    happens after chunking, so a sampled chunk is still a full 128-token window of real text.
+    Used by notebooks 03 and 04 (and shown in 02).
+    """
+    import datasets
+
+    from .data import load_reviews, load_tokenizer
+
+    if tokenizer is None:
+        tokenizer = load_tokenizer(config)
+    check_tokenizer(tokenizer)
+    limit = config.tiny_model.get("max_position_embeddings") if config.model == EMBEDDED else None
+    chunk_size = check_chunk_size(config.chunk_size, tokenizer, max_positions=limit)
+    splits = (*config.train_splits, config.eval_split)
+    if reviews is None:
+        reviews = load_reviews(config)
+    missing = [s for s in splits if s not in reviews]
+    if missing:
+        raise ValueError(
+            f"split(s) {missing} not in the reviews (have {list(reviews)}); set "
+            "RunConfig.train_splits / eval_split to splits that exist"
+        )
+    needed = datasets.DatasetDict({s: reviews[s] for s in splits})
+    tokenized = tokenize_reviews(needed, tokenizer, num_proc=num_proc)
+    chunks = chunk_tokens(
+        tokenized,
+        chunk_size,
+        batch_size=batch_size,
+        num_proc=num_proc,
+        max_positions=max_positions_of(tokenizer, limit),
+    )
+    train = datasets.concatenate_datasets([chunks[s] for s in config.train_splits])
+    return datasets.DatasetDict(
+        {
+            "train": _sample(train, config.train_chunks, config.seed),
+            "eval": _sample(chunks[config.eval_split], config.eval_chunks, config.seed),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- notebook 02 helpers
+def token_table(text: str, tokenizer: Any, *, max_tokens: int | None = None):
+    """One review as a pandas DataFrame, a row per token: token, id, word_id (-1 = special) and
+    kind ("special", "word", or "##piece" for a continuation). Notebook 02."""
+    import pandas as pd
+
+    check_tokenizer(tokenizer)
+    encoded = tokenizer(text, truncation=False, verbose=False)
+    word_ids = [-1 if w is None else w for w in encoded.word_ids()]
+    kinds = [
+        "special" if w < 0 else "##piece" if i and w == word_ids[i - 1] else "word"
+        for i, w in enumerate(word_ids)
+    ]
+    table = pd.DataFrame(
+        {"token": encoded.tokens(), "id": encoded["input_ids"], "word_id": word_ids, "kind": kinds}
+    )
+    return table.head(max_tokens) if max_tokens is not None else table
+
+
+def chunk_table(chunks, tokenizer: Any, row: int = 0):
+    """One chunk as a pandas DataFrame, a row per position: token, id, word_id (local to the chunk,
+    -1 = special or padding) and attention_mask. Notebook 02 shows where chunks start and end."""
+    import pandas as pd
+
+    if not 0 <= row < chunks.num_rows:
+        raise ValueError(f"row={row} is out of range: the chunks have {chunks.num_rows} rows")
+    chunk = chunks.with_format("numpy")[row]
+    ids = np.asarray(chunk["input_ids"])
+    return pd.DataFrame(
+        {
+            "token": tokenizer.convert_ids_to_tokens(ids.tolist()),
+            "id": ids,
+            "word_id": np.asarray(chunk["word_ids"]),
+            "attention_mask": np.asarray(chunk["attention_mask"]),
+        }
+    )
+
+
+def window_costs(lengths: Sequence[int] | np.ndarray, sizes: Sequence[int] = (128, 512)):
+    """What one-review-per-row inputs would cost, per window size: a pandas DataFrame with the
+    share of reviews longer than the window, the share of all tokens truncation would throw away,
+    and the share of positions that would be padding. Notebook 02 compares it with chunking."""
+    import pandas as pd
+
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if lengths.size == 0 or lengths.sum() == 0:
+        raise ValueError(
+            "no token lengths given: pass token_lengths(tokenized) of a non-empty split"
+        )
+    records = []
+    for size in sizes:
+        kept = np.minimum(lengths, size)
+        records.append(
+            {
+                "window": size,
+                "reviews_longer": float((lengths > size).mean()),
+                "tokens_truncated": float(1 - kept.sum() / lengths.sum()),
+                "padding": float(1 - kept.sum() / (size * lengths.size)),
+            }
+        )
+    return pd.DataFrame(records)
+
+
+def token_lengths(tokenized) -> np.ndarray:
+    """Tokens per review (with [CLS]/[SEP]) of a tokenized Dataset, read from Arrow offsets."""
+    import pyarrow.compute as pc
+
+    column = tokenized.with_format("arrow")[:]["input_ids"] if tokenized.num_rows else None
+    if column is None:
+        return np.zeros(0, dtype=np.int64)
+    return pc.list_value_length(column).to_numpy().astype(np.int64)
+
+
+def decode_chunks(
+    chunks, tokenizer: Any, rows: Sequence[int] | int = 3, *, skip_special_tokens: bool = False
+) -> list[str]:
+    """The chunks' tokens turned back into text: rows `rows` (or the first `rows`). Notebook 02."""
+    if isinstance(rows, (int, np.integer)):
+        rows = range(min(int(rows), chunks.num_rows))
+    ids = chunks.with_format("numpy").select(list(rows))[:]["input_ids"]
+    return [tokenizer.decode(row, skip_special_tokens=skip_special_tokens) for row in ids]
+
+
+def tail_loss(tokenized, chunks) -> dict[str, Any]:
+    """How many tokens chunking left out: compares a tokenized Dataset with its chunks.
+
+    Returns {"tokens", "chunks", "kept", "dropped", "dropped_share"}; with a DatasetDict, one such
+    dict per split. Exact whatever the map batching or ``num_proc``. Notebook 02.
+    """
+    if isinstance(tokenized, Mapping):
+        return {split: tail_loss(tokenized[split], chunks[split]) for split in tokenized}
+    import pyarrow.compute as pc
+
+    tokens = int(token_lengths(tokenized).sum())
+    kept = 0
+    if chunks.num_rows:
+        kept = pc.sum(pc.list_flatten(chunks.with_format("arrow")[:]["attention_mask"])).as_py()
+    return {
+        "tokens": tokens,
+        "chunks": chunks.num_rows,
+        "kept": kept,
+        "dropped": tokens - kept,
+        "dropped_share": (tokens - kept) / tokens if tokens else 0.0,
+    }
+
+
+def compare_chunk_sizes(
+    tokenized, sizes: Sequence[int] = (64, 128, 256, 512), *, batch_size: int = CHUNK_BATCH
+):
+    """A pandas DataFrame comparing chunk sizes on a tokenized Dataset: rows, dropped tokens, and
+    the attention cost relative to the first size (self-attention costs ~ tokens x chunk_size).
+    Notebook 02 uses it to explain the choice of 128."""
+    import pandas as pd
+
+    records = []
+    for size in sizes:
+        stats = tail_loss(tokenized, chunk_tokens(tokenized, size, batch_size=batch_size))
+        records.append(
+            {
+                "chunk_size": size,
+                "chunks": stats["chunks"],
+                "dropped": stats["dropped"],
+                "dropped_share": stats["dropped_share"],
+                "attention_cost": stats["kept"] * size,
+            }
+        )
+    table = pd.DataFrame(records)
+    table["attention_cost"] = table["attention_cost"] / table["attention_cost"].iloc[0]
+    return table
+
+
+def plot_chunk_layout(chunks, *, rows: int = 8):
+    """Figure: the first `rows` chunks as a grid of tokens coloured by the review they come from
+    (special tokens dark), showing how reviews are packed and cut. Notebook 02."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    rows = min(rows, chunks.num_rows)
+    if rows < 1:
+        raise ValueError("no chunks to draw: the chunked dataset is empty")
+    words = np.asarray(chunks.with_format("numpy").select(range(rows))[:]["word_ids"])
+    chunk_size = words.shape[1]
+    flat = words.ravel()
+    special = flat < 0
+    # A review starts at each word token that follows a special token ([CLS] ... [SEP] [CLS] ...).
+    new_review = np.zeros(flat.shape, dtype=bool)
+    new_review[1:] = ~special[1:] & special[:-1]
+    review = np.cumsum(new_review)
+    colour = np.where(special, 0, 1 + review % 6).reshape(rows, chunk_size)
+    palette = ["#222222", "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948"]
+    fig, ax = plt.subplots(figsize=(9, 0.45 * rows + 1.6))
+    ax.imshow(
+        colour, cmap=ListedColormap(palette), vmin=0, vmax=6, aspect="auto", interpolation="nearest"
+    )
+    ax.hlines(np.arange(rows - 1) + 0.5, -0.5, chunk_size - 0.5, colors="white", linewidth=2)
+    ax.set_xlabel(f"token position in the chunk (0-{chunk_size - 1})")
+    ax.set_ylabel("chunk (row)")
+    ax.set_yticks(range(rows))
+    ax.grid(False)
+    ax.set_title(
+        f"Reviews packed into {chunk_size}-token chunks\n"
+        "(one colour per review, dark = [CLS]/[SEP])"
+    )
+    return fig
