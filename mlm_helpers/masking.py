@@ -429,6 +429,27 @@ def epoch_permutation(n_rows: int, seed: int, epoch: Any):
 
 
 # ------------------------------------------------------------------------------------ numpy API
+@functools.lru_cache(maxsize=16)
+def _compiled_masker(spec: MaskingSpec):
+    """`mask_batch` as one tf.function per spec, reused across calls: the key is an argument, so
+    masking another seed or epoch does not trace again (shapes vary only in the batch size)."""
+    tf = _tf()
+
+    @tf.function(autograph=False, reduce_retracing=True)
+    def run(batch, rows, key):
+        return mask_batch(
+            batch["input_ids"],
+            batch["attention_mask"],
+            rows,
+            key,
+            spec,
+            batch.get("word_ids"),
+            with_outcome=True,
+        )
+
+    return run
+
+
 def mask_chunks(
     chunks: Any,
     spec: MaskingSpec,
@@ -454,24 +475,13 @@ def mask_chunks(
         name: arrays[name] for name in ("input_ids", "attention_mask", "word_ids") if name in arrays
     }
     key = masking_key(seed, int(epoch), stream)
-
-    @tf.function(autograph=False)
-    def run(batch, rows):
-        return mask_batch(
-            batch["input_ids"],
-            batch["attention_mask"],
-            rows,
-            key,
-            spec,
-            batch.get("word_ids"),
-            with_outcome=True,
-        )
+    run = _compiled_masker(spec)
 
     pieces: dict[str, list[np.ndarray]] = {"input_ids": [], "labels": [], "outcome": []}
     for start in range(0, n_rows, batch_size):
         stop = min(start + batch_size, n_rows)
         batch = {name: tf.constant(a[start:stop]) for name, a in columns.items()}
-        out = run(batch, tf.range(start, stop, dtype=tf.int64))
+        out = run(batch, tf.range(start, stop, dtype=tf.int64), key)
         for name in pieces:
             pieces[name].append(out[name].numpy())
     result = {name: np.concatenate(parts) for name, parts in pieces.items()}
@@ -797,3 +807,41 @@ def decode_masked_rows(
         )
         for i in rows
     ]
+
+
+def plot_outcome_shares(
+    counts: Mapping[str, Mapping[str, float]], *, mlm_probability: float = 0.15
+):
+    """Bar chart of the masking recipe as measured: the share of maskable tokens chosen, and how
+    the chosen split into [MASK] / random / kept, one bar group per masking variant (notebook 03).
+
+    `counts` maps a label (e.g. "token", "whole word", "collator") to a `count_outcomes` result
+    computed with `maskable`. Dashed lines mark the target shares.
+    """
+    import matplotlib.pyplot as plt
+
+    names = ["chosen_share", "mask_share", "random_share", "kept_share"]
+    ticks = [
+        "chosen\n(of maskable)",
+        "[MASK]\n(of chosen)",
+        "random\n(of chosen)",
+        "kept\n(of chosen)",
+    ]
+    targets = [mlm_probability, 0.8, 0.1, 0.1]
+    fig, ax = plt.subplots()
+    x = np.arange(len(names))
+    width = 0.8 / max(len(counts), 1)
+    for i, (label, measured) in enumerate(counts.items()):
+        if "chosen_share" not in measured:
+            raise ValueError(
+                f"counts for {label!r} lack chosen_share: pass maskable= to count_outcomes"
+            )
+        offset = (i - (len(counts) - 1) / 2) * width
+        ax.bar(x + offset, [measured[n] for n in names], width, label=label)
+    for xi, target in zip(x, targets, strict=True):
+        ax.hlines(target, xi - 0.45, xi + 0.45, colors="black", linestyles="--", linewidth=1)
+    ax.set_xticks(x, ticks)
+    ax.set_ylabel("share")
+    ax.set_title("Masking recipe as measured (dashed: target)")
+    ax.legend()
+    return fig

@@ -598,3 +598,29 @@ def test_model_fit_reads_each_epoch_once_and_resumes(built):
         history = model.fit(**data.fit_kwargs(first_epoch), callbacks=[counter], verbose=0)
         assert len(history.history["val_loss"]) == data.epochs - first_epoch
         assert len(steps) == (data.epochs - first_epoch) * data.steps_per_epoch
+
+
+def test_outcome_figure_shows_the_measured_shares(big_chunks, big_masked, spec):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    maskable = mk.maskable_positions(big_chunks["input_ids"], big_chunks["attention_mask"], spec)
+    counts = mk.count_outcomes(
+        big_masked["input_ids"],
+        big_masked["labels"],
+        spec.mask_token_id,
+        outcome=big_masked["outcome"],
+        maskable=maskable,
+    )
+    fig = mk.plot_outcome_shares({"token": counts})
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    names = ["chosen_share", "mask_share", "random_share", "kept_share"]
+    assert heights == pytest.approx([counts[n] for n in names])
+    assert heights[0] == pytest.approx(0.15, abs=0.01) and heights[1] == pytest.approx(
+        0.8, abs=0.02
+    )
+    with pytest.raises(ValueError, match="maskable"):
+        mk.plot_outcome_shares({"no share": {"mask_share": 1.0}})
+    plt.close("all")
