@@ -57,13 +57,15 @@ class RunConfig:
     )
     tiny_model: dict[str, Any] = field(
         default_factory=lambda: {
-            "n_layers": 2,
-            "dim": 128,
-            "n_heads": 2,
-            "hidden_dim": 512,
+            # Measured (notebook 04): three narrow layers learn the corpus' patterns faster per
+            # second of CPU than two wider ones; dropout only slows a model this small.
+            "n_layers": 3,
+            "dim": 64,
+            "n_heads": 4,
+            "hidden_dim": 256,
             "max_position_embeddings": 512,
-            "dropout": 0.1,
-            "attention_dropout": 0.1,
+            "dropout": 0.0,
+            "attention_dropout": 0.0,
         }
     )
     chunk_size: int = 128
@@ -73,11 +75,11 @@ class RunConfig:
     train_chunks: int | None = 3_000  # chunks sampled for training; None = all
     eval_chunks: int | None = 300  # chunks sampled from the held-out split; None = all
     # -- optimisation (notebook 04)
-    batch_size: int = 32
-    learning_rate: float = 1e-3
+    batch_size: int = 8  # embedded default: more updates per row in a short CPU run (notebook 04)
+    learning_rate: float = 3e-3
     weight_decay: float = 0.01
     warmup: float = 0.1  # a fraction of all steps if < 1, else a number of steps
-    epochs: int = 3
+    epochs: int = 7
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     adam_epsilon: float = 1e-8

@@ -1,0 +1,155 @@
+"""Headless runs of the notebooks' code: ``python -m mlm_helpers train ...`` (or ``mlm-helpers``).
+
+``train`` calls the same `training.fine_tune` as notebook 04 and prints the run folder, so a long run
+can go to a terminal, a batch job or ``nohup`` while the notebooks only read its folder:
+
+    python -m mlm_helpers train --profile embedded --epochs 2
+    python -m mlm_helpers train --profile hub --set batch_size=64 --set learning_rate=3e-5
+    python -m mlm_helpers train --profile hub --runs-dir /content/drive/MyDrive/runs --resume
+
+``--set field=value`` changes any `RunConfig` field; the value is read as JSON when it parses
+(numbers, true/false, null, lists, objects) and as a string otherwise; ``--set tiny_model.dim=64``
+changes one key of a dict field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .config import RunConfig, get_config
+
+EXIT_USAGE = 2  # bad arguments or configuration (argparse uses 2 as well)
+EXIT_FAILED = 1  # the run itself failed (diverged, missing files, ...)
+
+
+def parse_value(text: str) -> Any:
+    """A `--set` value: JSON when it parses (``3``, ``1e-4``, ``true``, ``null``, ``[...]``), else
+    the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_overrides(assignments: Sequence[str], base: RunConfig | None = None) -> dict[str, Any]:
+    """``["field=value", "tiny_model.dim=64", ...]`` → keyword overrides for `get_config`.
+
+    Raises ValueError naming an assignment without ``=`` or an unknown field. A dotted name updates
+    one key of a dict field, starting from `base`'s value (the default config's when omitted).
+    """
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    overrides: dict[str, Any] = {}
+    for assignment in assignments:
+        name, sep, raw = assignment.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"--set {assignment!r}: write it as field=value, e.g. --set epochs=2")
+        field_name, dot, key = name.partition(".")
+        if field_name not in fields:
+            raise ValueError(
+                f"--set {assignment!r}: RunConfig has no field {field_name!r}; "
+                f"fields are {', '.join(sorted(fields))}"
+            )
+        value = parse_value(raw)
+        if dot:
+            current = overrides.get(field_name)
+            if current is None:
+                current = getattr(base or RunConfig(), field_name)
+            if not isinstance(current, dict):
+                raise ValueError(f"--set {assignment!r}: {field_name} is not a dict field")
+            overrides[field_name] = {**current, key: value}
+        else:
+            overrides[field_name] = value
+    return overrides
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mlm_helpers",
+        description="Masked-language-model domain adaptation of DistilBERT on movie reviews: the "
+        "tutorial notebooks' code, headless.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    train = commands.add_parser(
+        "train",
+        help="fine-tune a model and write its run folder (notebook 04)",
+        description="Fine-tune with the same code as notebook 04 and print the run folder.",
+    )
+    train.add_argument(
+        "--profile",
+        choices=("embedded", "hub", "auto"),
+        default="auto",
+        help="embedded: offline tiny model (CPU minutes); hub: distilbert-base-"
+        "uncased on imdb (GPU); auto: hub when a GPU and the Hub are there",
+    )
+    train.add_argument("--epochs", type=int, help="number of epochs (overrides the profile's)")
+    train.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change a RunConfig field (repeatable)",
+    )
+    train.add_argument("--runs-dir", help="folder holding run folders (e.g. on Google Drive)")
+    train.add_argument("--run-name", help="name of the run folder inside the runs folder")
+    mode = train.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--resume", action="store_true", help="continue the run folder's last checkpoint"
+    )
+    mode.add_argument(
+        "--overwrite", action="store_true", help="delete an earlier run in the same folder first"
+    )
+    train.add_argument("--progress", action="store_true", help="show Keras progress bars")
+    train.add_argument("--quiet", action="store_true", help="print only the run folder")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The RunConfig a `train` command line describes."""
+    overrides = parse_overrides(args.assignments)
+    for name in ("epochs", "runs_dir", "run_name"):
+        value = getattr(args, name)
+        if value is not None:
+            overrides[name] = value
+    return get_config(args.profile, verbose=not args.quiet, **overrides)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from . import runtime
+    from .training import ResumeError, TrainingDiverged, fine_tune
+
+    try:
+        config = config_from_args(args)
+    except (ValueError, TypeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    runtime.quiet_libraries()
+    verbose = 0 if args.quiet else 1 if args.progress else 2
+    try:
+        result = fine_tune(config, resume=args.resume, overwrite=args.overwrite, verbose=verbose)
+    except (ValueError, ResumeError, FileExistsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except (TrainingDiverged, FileNotFoundError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    if not args.quiet:
+        print(result)
+    print(result.run_dir)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m mlm_helpers`` and the ``mlm-helpers`` script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        return run_train(args)
+    parser.print_help()
+    return EXIT_USAGE

@@ -1,0 +1,270 @@
+"""Stage 04 — measuring a masked-language model: perplexity per masked token and fill-mask (notebook 04).
+
+Both work on any `TFDistilBertForMaskedLM`-like model (anything whose call returns ``.logits``),
+before and after training, in float32 or mixed precision, with or without a distribution strategy.
+
+- `masked_lm_loss_terms` is the one definition of the loss, shared with training: cross-entropy from
+  logits cast to **float32** (under mixed precision the model returns float16 logits; a softmax over
+  the whole vocabulary in half precision loses accuracy and can overflow), summed over the positions
+  whose label is not -100, together with how many such positions there were.
+- `perplexity` sums that loss over every masked token of the evaluation set and divides by their
+  number — a mean per masked token, not a mean of per-batch means (batches hold different numbers of
+  masked tokens, so the two differ). On fixed masks the result is the same every time it is computed.
+- `fill_mask` shows what the model predicts for a ``[MASK]`` in a few prompts.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .runtime import import_tensorflow
+
+IGNORE_INDEX = -100  # label of positions that are not predicted (Keras/transformers convention)
+MASK_PLACEHOLDER = "[MASK]"  # how prompts are written in the config, whatever the tokenizer's mask
+
+
+@functools.cache
+def _tf() -> Any:
+    """TensorFlow through the runtime guard, once (these functions are called while tracing)."""
+    return import_tensorflow()
+
+
+def masked_lm_loss_terms(labels: Any, logits: Any) -> tuple[Any, Any]:
+    """Sum of the masked-LM cross-entropy over predicted positions, and their count (float32 both).
+
+    `labels` ``[B, L]`` hold the original token id where a token was chosen for prediction and -100
+    elsewhere; `logits` ``[B, L, V]`` may be float16/bfloat16: they are cast to float32 first. The
+    loss is ``logsumexp(logits) - logit[label]`` per position (no sparse-softmax kernel, so it is also
+    deterministic on GPUs). Used by training (notebook 04) and by `perplexity`.
+    """
+    tf = _tf()
+    logits = tf.cast(logits, tf.float32)
+    labels = tf.cast(labels, tf.int32)
+    chosen = tf.not_equal(labels, IGNORE_INDEX)
+    safe_labels = tf.where(chosen, labels, tf.zeros_like(labels))
+    picked = tf.gather(logits, safe_labels, axis=-1, batch_dims=labels.shape.rank)
+    token_loss = tf.reduce_logsumexp(logits, axis=-1) - picked
+    weights = tf.cast(chosen, tf.float32)
+    return tf.reduce_sum(token_loss * weights), tf.reduce_sum(weights)
+
+
+def _has_distilbert_head(model: Any) -> bool:
+    return all(
+        hasattr(model, name)
+        for name in ("distilbert", "vocab_transform", "act", "vocab_layer_norm", "vocab_projector")
+    )
+
+
+def prediction_slots(positions: int, share: float) -> int:
+    """How many positions the vocabulary head scores per batch of `positions` tokens: the expected
+    number of masked tokens plus 8 standard deviations (whole-word masking is burstier than token
+    masking), rounded up to a multiple of 8 and at most `positions`."""
+    share = min(max(share, 0.0), 1.0)
+    mean = positions * share
+    spread = 8.0 * math.sqrt(max(positions * share * (1.0 - share), 1.0))
+    return min(positions, int(math.ceil((mean + spread) / 8.0)) * 8)
+
+
+def masked_lm_loss(
+    model: Any,
+    inputs: Mapping[str, Any],
+    labels: Any,
+    *,
+    training: bool,
+    prediction_share: float = 0.15,
+) -> tuple[Any, Any]:
+    """`masked_lm_loss_terms` of `model` on one batch, computing vocabulary logits only where needed.
+
+    For DistilBERT the vocabulary head (a ``dim × vocab`` projection, about a third of
+    distilbert-base's FLOPs) runs only on a fixed number of positions (`prediction_slots`): all
+    masked ones first (``top_k`` of the label mask), padded with unmasked ones whose weight is 0.
+    The shapes stay static for XLA. A batch with more masked tokens than slots takes the ordinary
+    full-logits branch, so the loss is always exactly the masked-token loss. Other models always
+    use full logits. Used by training and `MaskedLMEvaluator` (notebook 04).
+    """
+    tf = _tf()
+    labels = tf.cast(labels, tf.int32)
+    if not _has_distilbert_head(model) or labels.shape.num_elements() is None:
+        return masked_lm_loss_terms(labels, model(inputs, training=training).logits)
+
+    def head(hidden: Any) -> Any:
+        hidden = model.act(model.vocab_transform(hidden))
+        return model.vocab_projector(model.vocab_layer_norm(hidden))
+
+    hidden = model.distilbert(
+        input_ids=inputs["input_ids"],
+        attention_mask=inputs.get("attention_mask"),
+        training=training,
+    )[0]
+    positions = labels.shape.num_elements()
+    slots = prediction_slots(positions, prediction_share)
+    if slots >= positions:
+        return masked_lm_loss_terms(labels, head(hidden))
+    flat_labels = tf.reshape(labels, [-1])
+    chosen = tf.cast(tf.not_equal(flat_labels, IGNORE_INDEX), tf.float32)
+
+    def selected() -> tuple[Any, Any]:
+        _, index = tf.math.top_k(chosen, k=slots, sorted=False)
+        picked = tf.gather(tf.reshape(hidden, [positions, -1]), index)
+        logits = head(picked[tf.newaxis])[0]
+        return masked_lm_loss_terms(tf.gather(flat_labels, index), logits)
+
+    def everywhere() -> tuple[Any, Any]:
+        return masked_lm_loss_terms(labels, head(hidden))
+
+    return tf.cond(tf.reduce_sum(chosen) <= float(slots), selected, everywhere)
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Mean loss per masked token on an evaluation set, its perplexity and the token count."""
+
+    loss: float
+    perplexity: float
+    masked_tokens: int
+
+    def __str__(self) -> str:
+        return (
+            f"eval loss {self.loss:.4f} per masked token, perplexity {self.perplexity:.2f} "
+            f"({self.masked_tokens:,} masked tokens)"
+        )
+
+
+class MaskedLMEvaluator:
+    """Evaluates one model on fixed-mask batches; traces its step once and reuses it.
+
+    Training evaluates after every epoch with one evaluator, so the step is not retraced (or
+    recompiled with XLA) each time. Batches are Keras ``(inputs, labels)`` pairs, as built by
+    `masking.build_datasets` (its ``.eval``). Runs under the strategy the model was built in.
+    """
+
+    def __init__(
+        self, model: Any, *, jit_compile: bool = False, prediction_share: float = 0.15
+    ) -> None:
+        tf = _tf()
+        self.model = model
+        self.strategy = getattr(model, "distribute_strategy", None) or tf.distribute.get_strategy()
+
+        def replica_step(inputs: Any, labels: Any) -> tuple[Any, Any]:
+            return masked_lm_loss(
+                model, inputs, labels, training=False, prediction_share=prediction_share
+            )
+
+        step = tf.function(replica_step, jit_compile=jit_compile, autograph=False)
+
+        @functools.partial(tf.function, autograph=False)
+        def distributed_step(batch: Any) -> tuple[Any, Any]:
+            inputs, labels = batch
+            loss_sum, count = self.strategy.run(step, args=(inputs, labels))
+            reduce = tf.distribute.ReduceOp.SUM
+            return (
+                self.strategy.reduce(reduce, loss_sum, axis=None),
+                self.strategy.reduce(reduce, count, axis=None),
+            )
+
+        self._step = distributed_step
+
+    def evaluate(self, eval_dataset: Iterable) -> EvalResult:
+        """Loss per masked token over all of `eval_dataset` (float64 accumulation on the host)."""
+        total, count = 0.0, 0.0
+        distributed = self.strategy.experimental_distribute_dataset(eval_dataset)
+        for batch in distributed:
+            loss_sum, n = self._step(batch)
+            total += float(loss_sum)
+            count += float(n)
+        if count == 0:
+            raise ValueError(
+                "the evaluation set has no masked tokens (every label is -100): "
+                "build it with masking.build_datasets / fixed_eval_masks"
+            )
+        loss = total / count
+        return EvalResult(loss=loss, perplexity=safe_exp(loss), masked_tokens=int(count))
+
+
+def safe_exp(loss: float) -> float:
+    """exp(loss), or inf when it overflows (a diverged or untrained model)."""
+    try:
+        return math.exp(loss)
+    except OverflowError:
+        return math.inf
+
+
+def perplexity(model: Any, eval_dataset: Iterable, *, jit_compile: bool = False) -> EvalResult:
+    """Mean loss per masked token of `model` on fixed-mask `eval_dataset`, and exp of it.
+
+    The sum of the loss over every masked token divided by their number (not a mean of batch means).
+    Usable before and after training. Notebook 04.
+    """
+    return MaskedLMEvaluator(model, jit_compile=jit_compile).evaluate(eval_dataset)
+
+
+def _prompt_text(prompt: str, mask_token: str) -> str:
+    if MASK_PLACEHOLDER not in prompt and mask_token not in prompt:
+        raise ValueError(
+            f"prompt {prompt!r} has no {MASK_PLACEHOLDER}: write the word to predict "
+            f"as {MASK_PLACEHOLDER}, e.g. 'This is a great {MASK_PLACEHOLDER}.'"
+        )
+    return prompt.replace(MASK_PLACEHOLDER, mask_token)
+
+
+def fill_mask(
+    model: Any, tokenizer: Any, prompts: str | Sequence[str], top_k: int = 5
+) -> dict[str, list[dict[str, Any]]]:
+    """The `top_k` most likely tokens for the first ``[MASK]`` of every prompt.
+
+    Returns ``{prompt: [{"token": str, "score": float}, ...]}`` with scores (softmax probabilities,
+    computed in float32) in descending order; prompts are keys as written (with ``[MASK]``), which
+    is how all_results.json stores them. ``[MASK]`` is replaced by the tokenizer's own mask token.
+    Usable before and after training. Notebook 04.
+    """
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    if not isinstance(top_k, int) or top_k < 1:
+        raise ValueError(f"top_k={top_k!r} must be a positive integer")
+    if tokenizer.mask_token is None:
+        raise ValueError(
+            f"{type(tokenizer).__name__} has no mask token; use a BERT-style tokenizer"
+        )
+    texts = [_prompt_text(p, tokenizer.mask_token) for p in prompts]
+    encoded = tokenizer(texts, padding=True, return_tensors="np")
+    inputs = {
+        "input_ids": encoded["input_ids"].astype(np.int32),
+        "attention_mask": encoded["attention_mask"].astype(np.int32),
+    }
+    logits = np.asarray(model(inputs, training=False).logits, dtype=np.float32)
+    results: dict[str, list[dict[str, Any]]] = {}
+    for row, prompt in enumerate(prompts):
+        positions = np.flatnonzero(inputs["input_ids"][row] == tokenizer.mask_token_id)
+        if positions.size == 0:  # pragma: no cover - the tokenizer dropped the mask token
+            raise ValueError(f"the tokenizer did not keep the mask token in {prompt!r}")
+        scores = _softmax(logits[row, positions[0]])
+        k = min(top_k, scores.size)
+        best = np.argsort(-scores, kind="stable")[:k]
+        tokens = tokenizer.convert_ids_to_tokens(best.tolist())
+        results[prompt] = [
+            {"token": t, "score": float(scores[i])} for t, i in zip(tokens, best, strict=True)
+        ]
+    return results
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64) - logits.max()
+    exp = np.exp(shifted)
+    return exp / exp.sum()
+
+
+def format_fill_mask(
+    predictions: Mapping[str, Sequence[Mapping[str, Any]]], *, decimals: int = 2
+) -> str:
+    """Fill-mask predictions as plain text, one prompt per line: ``prompt -> movie (0.31), ...``."""
+    lines = []
+    for prompt, preds in predictions.items():
+        shown = ", ".join(f"{p['token']} ({p['score']:.{decimals}f})" for p in preds)
+        lines.append(f"{prompt} -> {shown}")
+    return "\n".join(lines)

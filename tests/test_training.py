@@ -1,0 +1,591 @@
+"""Tests of mlm_helpers.training and the command line: schedule, precision, strategy, fit, run
+folder, resume, NaN handling and errors (notebook 04).
+
+Runs use a one-layer DistilBERT of width 32 on 64 synthetic 32-token chunks (8 steps per epoch),
+a few seconds each. Tests that need TensorFlow set up differently (two logical CPUs) or the command
+line run in subprocesses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlm_helpers import runtime
+from mlm_helpers.cli import parse_overrides, parse_value
+from mlm_helpers.config import RunConfig, embedded_profile, get_config
+from mlm_helpers.evaluation import masked_lm_loss
+from mlm_helpers.training import (
+    ResumeError,
+    SimulatedDisconnect,
+    TrainingDiverged,
+    build_model,
+    count_steps,
+    fine_tune,
+    interrupt_at,
+    learning_rate_curve,
+    make_optimizer,
+    make_schedule,
+    model_flops_utilisation,
+    plot_learning_rate_schedule,
+    prepare_data,
+    resolve_jit,
+    resolve_precision,
+    training_policies,
+    write_json_atomic,
+)
+
+tf = runtime.import_tensorflow()
+keras = runtime.import_keras()
+
+TINY_MODEL = {
+    "n_layers": 1,
+    "dim": 32,
+    "n_heads": 2,
+    "hidden_dim": 64,
+    "max_position_embeddings": 64,
+    "dropout": 0.1,
+    "attention_dropout": 0.1,
+}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(runs_dir: Path, **changes) -> RunConfig:
+    """2 epochs × 8 steps of batch 8 on 32-token chunks, with dropout on."""
+    settings_ = dict(
+        runs_dir=str(runs_dir),
+        run_name="tiny",
+        chunk_size=32,
+        batch_size=8,
+        epochs=2,
+        learning_rate=5e-3,
+        warmup=0.1,
+        tiny_model=TINY_MODEL,
+        train_chunks=64,
+        eval_chunks=16,
+        seed=3,
+        checkpoint_every_steps=3,
+        fill_mask_prompts=("a great [MASK].",),
+        top_k=3,
+    )
+    settings_.update(changes)
+    return embedded_profile(**settings_)
+
+
+@pytest.fixture(scope="module")
+def chunks(embedded_tokenizer):
+    """64 training and 16 held-out 32-token chunks of the embedded corpus."""
+    from mlm_helpers.chunking import prepare_chunks
+
+    config = tiny_config(Path("unused"), max_reviews=60)
+    return prepare_chunks(config, embedded_tokenizer)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_policies():
+    """Every test starts and ends with float32 and legacy dropout randomness (nothing leaks)."""
+    yield
+    leaked = (
+        keras.mixed_precision.global_policy().name,
+        keras.backend.experimental.is_tf_random_generator_enabled(),
+    )
+    keras.mixed_precision.set_global_policy("float32")
+    keras.backend.experimental.disable_tf_random_generator()
+    assert leaked == ("float32", False), f"a global Keras policy leaked: {leaked}"
+
+
+def weights_of(model) -> list[np.ndarray]:
+    return [w.numpy() for w in model.weights]
+
+
+def without_timings(records: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in ("seconds", "tokens_per_sec")} for r in records]
+
+
+def last_record_per_step(steps: list[dict]) -> list[dict]:
+    """What plotting makes of history.json: the last record of each step, in step order."""
+    by_step = {r["step"]: r for r in steps}
+    return [by_step[s] for s in sorted(by_step)]
+
+
+# ------------------------------------------------------------------------------------ schedule
+def test_schedule_warms_up_then_decays_to_zero():
+    config = RunConfig(epochs=3, warmup=0.1, learning_rate=1e-3)
+    rates = learning_rate_curve(config, steps_per_epoch=10)
+    assert count_steps(config, 10) == (30, 3)
+    assert len(rates) == 30
+    assert rates[2] == pytest.approx(1e-3)  # step 3, the last warmup step, is the peak
+    assert int(np.argmax(rates)) == 2
+    assert np.all(rates > 0)  # every step learns ...
+    assert rates[-1] == pytest.approx(1e-3 / 28)  # ... the last one only a little ...
+    assert float(make_schedule(config, 10)(30)) == 0.0  # ... and the rate is 0 at the end
+    assert np.all(np.diff(rates[:3]) > 0) and np.all(np.diff(rates[2:]) < 0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    steps_per_epoch=st.integers(1, 40),
+    epochs=st.integers(1, 4),
+    warmup=st.one_of(st.floats(0.0, 0.9), st.integers(0, 60)),
+)
+def test_schedule_invariants(steps_per_epoch, epochs, warmup):
+    config = RunConfig(epochs=epochs, warmup=warmup, learning_rate=2e-3)
+    total = steps_per_epoch * epochs
+    try:
+        steps, warm = count_steps(config, steps_per_epoch)
+    except ValueError as err:
+        assert str(total) in str(err)
+        assert warmup >= 1 or round(warmup * total) >= total
+        return
+    assert steps == total and 0 <= warm < total
+    rates = learning_rate_curve(config, steps_per_epoch)
+    assert np.all(rates > 0)
+    assert rates[-1] <= 2e-3 / (total + 1 - max(warm, 1)) * (1 + 1e-5)  # ~0 at the last step
+    assert float(make_schedule(config, steps_per_epoch)(total)) == 0.0
+    assert rates.max() == pytest.approx(2e-3, rel=1e-5)
+    peak = int(np.argmax(rates))
+    assert peak == max(warm - 1, 0)  # the peak is at the last warmup step
+    assert np.all(np.diff(rates[: peak + 1]) > 0) and np.all(np.diff(rates[peak:]) < 0)
+
+
+def test_warmup_not_shorter_than_training_is_refused_with_both_numbers():
+    with pytest.raises(ValueError, match=r"warmup of 1000 steps .* 940 training steps"):
+        count_steps(RunConfig(epochs=20, warmup=1000), steps_per_epoch=47)
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        count_steps(RunConfig(), steps_per_epoch=0)
+
+
+def test_schedule_figure_shows_every_step():
+    fig = plot_learning_rate_schedule(RunConfig(epochs=2, warmup=0.25), steps_per_epoch=8)
+    line = fig.axes[0].lines[0]
+    assert len(line.get_xdata()) == 16 and fig.axes[0].get_xlabel() == "optimizer step"
+
+
+# ------------------------------------------------------------------------------------ hardware
+def test_precision_and_xla_defaults():
+    assert resolve_precision("auto", "gpu") == "mixed_float16"
+    assert resolve_precision("auto", "tpu") == "mixed_bfloat16"
+    assert resolve_precision("auto", "cpu") == "float32"
+    assert resolve_precision("float32", "gpu") == "float32"
+    assert resolve_jit("auto", "gpu") and resolve_jit("auto", "tpu")
+    assert resolve_jit("auto", "cpu") is False  # measured: XLA does not pay off on this CPU
+    assert resolve_jit(True, "cpu") is True
+
+
+def test_mixed_float16_is_used_by_the_layers_and_the_loss_stays_float32(embedded_tokenizer):
+    config = tiny_config(Path("unused"), precision="mixed_float16")
+    with training_policies("mixed_float16"):
+        model = build_model(config, embedded_tokenizer)
+        optimizer = make_optimizer(config, make_schedule(config, 8), "mixed_float16")
+    dense = model.vocab_transform
+    assert dense.compute_dtype == "float16" and dense.variable_dtype == "float32"
+    assert dense.kernel.dtype == tf.float32
+    assert isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer)
+    ids = np.random.default_rng(0).integers(5, len(embedded_tokenizer), (2, 32)).astype(np.int32)
+    labels = np.where(np.arange(32) % 5 == 0, ids, -100).astype(np.int32)
+    inputs = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+    assert model(inputs).logits.dtype == tf.float16
+    loss_sum, count = masked_lm_loss(model, inputs, labels, training=True)
+    assert loss_sum.dtype == tf.float32 and np.isfinite(float(loss_sum)) and float(count) > 0
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored on exit
+
+
+def test_weight_decay_skips_layer_norm_and_biases(embedded_tokenizer):
+    config = tiny_config(Path("unused"), weight_decay=0.5)
+    with training_policies("float32"):
+        model = build_model(config, embedded_tokenizer)
+    optimizer = make_optimizer(config, 0.1, "float32")
+    before = {v.name: v.numpy() for v in model.trainable_variables}
+    zeros = [tf.zeros_like(v) for v in model.trainable_variables]  # Adam moves nothing: only decay
+    optimizer.apply_gradients(zip(zeros, model.trainable_variables, strict=True))
+    decayed = {
+        v.name for v in model.trainable_variables if not np.allclose(v.numpy(), before[v.name])
+    }
+    names = set(before)
+    exempt = {n for n in names if "layer_norm" in n.lower() or "LayerNorm" in n or "bias" in n}
+    assert exempt and decayed == names - exempt
+
+
+def test_model_from_a_local_folder_and_clear_errors_for_bad_paths(tmp_path, embedded_tokenizer):
+    config = tiny_config(tmp_path)
+    with training_policies("float32"):
+        model = build_model(config, embedded_tokenizer)
+        model.save_pretrained(tmp_path / "saved")
+        loaded = build_model(config.replace(model=str(tmp_path / "saved")), embedded_tokenizer)
+    for a, b in zip(weights_of(model), weights_of(loaded), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(FileNotFoundError, match="model folder not found: .*nowhere"):
+        build_model(config.replace(model=str(tmp_path / "nowhere")), embedded_tokenizer)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        build_model(config.replace(model=str(tmp_path / "empty")), embedded_tokenizer)
+
+
+# ------------------------------------------------------------------------------------ data
+def test_training_and_evaluation_rows_come_from_disjoint_splits(embedded_tokenizer):
+    import datasets
+
+    vocab = [t for t in embedded_tokenizer.get_vocab() if t.isalpha() and len(t) > 2]
+    train_words, test_words = sorted(vocab)[:40], sorted(vocab)[-40:]
+    rng = np.random.default_rng(0)
+
+    def split(words, n):
+        texts = [" ".join(rng.choice(words, 60)) for _ in range(n)]
+        return datasets.Dataset.from_dict({"text": texts, "label": [0] * n})
+
+    reviews = datasets.DatasetDict(
+        {
+            "train": split(train_words, 30),
+            "unsupervised": split(train_words, 30),
+            "test": split(test_words, 30),
+        }
+    )
+    config = embedded_profile(chunk_size=32, batch_size=4, train_chunks=None, eval_chunks=None)
+    _, data = prepare_data(config, tokenizer=embedded_tokenizer, reviews=reviews)
+    ids_of = {
+        name: set(embedded_tokenizer.convert_tokens_to_ids(words))
+        for name, words in (("train", train_words), ("test", test_words))
+    }
+    train_ids = set(np.unique(data.train_arrays["input_ids"]).tolist())
+    eval_ids = set(np.unique(data.eval_arrays["original_ids"]).tolist())
+    assert train_ids & ids_of["train"] and not train_ids & ids_of["test"]
+    assert eval_ids & ids_of["test"] and not eval_ids & ids_of["train"]
+    with pytest.raises(ValueError, match="held out"):
+        embedded_profile(eval_split="train")
+
+
+# ------------------------------------------------------------------------------------ fine_tune
+@pytest.fixture(scope="module")
+def straight_run(tmp_path_factory, embedded_tokenizer, chunks):
+    """An uninterrupted 2-epoch run (shared by the tests that read a finished run folder)."""
+    config = tiny_config(tmp_path_factory.mktemp("runs"), run_name="straight")
+    return fine_tune(config, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
+
+
+def test_run_folder_has_the_documented_files(straight_run):
+    run_dir, config = straight_run.run_dir, straight_run.config
+    assert json.loads((run_dir / "config.json").read_text()) == config.to_dict()
+    history = json.loads((run_dir / "history.json").read_text())
+    assert [r["step"] for r in history["steps"]] == list(range(1, 17))
+    assert set(history["steps"][0]) == {"step", "epoch", "loss", "learning_rate"}
+    assert [r["epoch"] for r in history["steps"]] == [1] * 8 + [2] * 8
+    assert [r["epoch"] for r in history["epochs"]] == [1, 2]
+    assert [r["step"] for r in history["epochs"]] == [8, 16]
+    for record in history["epochs"]:
+        assert set(record) == {
+            "epoch",
+            "step",
+            "train_loss",
+            "eval_loss",
+            "perplexity",
+            "learning_rate",
+            "tokens_per_sec",
+            "seconds",
+        }
+        assert record["perplexity"] == pytest.approx(np.exp(record["eval_loss"]))
+    first_epoch = [r["loss"] for r in history["steps"][:8]]
+    assert history["epochs"][0]["train_loss"] == pytest.approx(np.mean(first_epoch), rel=0.05)
+
+    results = json.loads((run_dir / "all_results.json").read_text())
+    assert results["eval_loss_after"] < results["eval_loss_before"]
+    assert results["eval_loss_after"] == pytest.approx(history["epochs"][-1]["eval_loss"])
+    assert results["global_step"] == 16 and results["epochs_completed"] == 2
+    assert (
+        results["precision"],
+        results["jit_compile"],
+        results["replicas"],
+        results["accelerator"],
+    ) == ("float32", False, 1, "cpu")
+    assert results["versions"]["tensorflow"] == tf.__version__
+    for when in ("before", "after"):
+        predictions = results[f"fill_mask_{when}"]["a great [MASK]."]
+        assert len(predictions) == 3 and {"token", "score"} == set(predictions[0])
+
+    from transformers import AutoTokenizer, TFAutoModelForMaskedLM
+
+    reloaded = TFAutoModelForMaskedLM.from_pretrained(run_dir / "model")
+    np.testing.assert_array_equal(
+        reloaded.vocab_transform.kernel.numpy(), straight_run.model.vocab_transform.kernel.numpy()
+    )
+    assert len(AutoTokenizer.from_pretrained(run_dir / "model")) == len(straight_run.tokenizer)
+
+    events = list((run_dir / "logs").glob("events.out.tfevents.*"))
+    tags = {
+        v.tag
+        for path in events
+        for e in tf.compat.v1.train.summary_iterator(str(path))
+        for v in e.summary.value
+    }
+    assert {"train/loss", "train/learning_rate", "epoch/eval_loss", "epoch/perplexity"} <= tags
+
+
+def test_an_existing_run_is_never_overwritten_silently(straight_run, embedded_tokenizer, chunks):
+    config = straight_run.config
+    with pytest.raises(FileExistsError, match="resume=True .* overwrite=True"):
+        fine_tune(config, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
+    with pytest.raises(ResumeError, match=r"learning_rate: saved 0\.005, now 0\.001"):
+        fine_tune(
+            config.replace(learning_rate=1e-3),
+            resume=True,
+            tokenizer=embedded_tokenizer,
+            chunks=chunks,
+            verbose=0,
+        )
+
+
+@pytest.mark.parametrize("stop_at", [5, 11])  # mid epoch 1; mid epoch 2 (after a step checkpoint)
+def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(
+    straight_run, tmp_path, embedded_tokenizer, chunks, stop_at
+):
+    config = straight_run.config.replace(runs_dir=str(tmp_path), run_name="broken")
+    with pytest.raises(SimulatedDisconnect):
+        fine_tune(
+            config,
+            tokenizer=embedded_tokenizer,
+            chunks=chunks,
+            verbose=0,
+            callbacks=[interrupt_at(stop_at)],
+        )
+    saved = json.loads((config.run_dir / "history.json").read_text())
+    assert [r["step"] for r in saved["steps"]] == list(range(1, stop_at + 1))  # nothing lost
+
+    resumed = fine_tune(config, resume=True, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
+    for a, b in zip(weights_of(straight_run.model), weights_of(resumed.model), strict=True):
+        np.testing.assert_array_equal(a, b)
+    history = json.loads((config.run_dir / "history.json").read_text())
+    assert last_record_per_step(history["steps"]) == straight_run.history["steps"]
+    assert without_timings(history["epochs"]) == without_timings(straight_run.history["epochs"])
+    assert resumed.results["eval_loss_before"] == straight_run.results["eval_loss_before"]
+
+
+def test_resume_is_exact_only_because_the_dropout_state_is_kept(
+    tmp_path, embedded_tokenizer, chunks, monkeypatch
+):
+    """Control: with the dropout generators left out of checkpoints and re-seeding, the same
+    interruption gives different weights - so the test above really checks dropout."""
+    import mlm_helpers.training as training
+
+    monkeypatch.setattr(training, "dropout_generators", lambda model: [])
+    config = tiny_config(tmp_path)
+    straight = fine_tune(
+        config.replace(run_name="a"), tokenizer=embedded_tokenizer, chunks=chunks, verbose=0
+    )
+    with pytest.raises(SimulatedDisconnect):
+        fine_tune(
+            config.replace(run_name="b"),
+            tokenizer=embedded_tokenizer,
+            chunks=chunks,
+            verbose=0,
+            callbacks=[interrupt_at(5)],
+        )
+    resumed = fine_tune(
+        config.replace(run_name="b"),
+        resume=True,
+        tokenizer=embedded_tokenizer,
+        chunks=chunks,
+        verbose=0,
+    )
+    differences = [
+        np.abs(a - b).max()
+        for a, b in zip(weights_of(straight.model), weights_of(resumed.model), strict=True)
+    ]
+    assert max(differences) > 1e-6
+
+
+class PoisonAt(keras.callbacks.Callback):
+    """Put a NaN into the model's weights after step `step`, so the next loss is NaN."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.step:
+            kernel = self.model.mlm.vocab_transform.kernel
+            kernel.assign(tf.fill(kernel.shape, float("nan")))
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
+    tmp_path, embedded_tokenizer, chunks
+):
+    config = tiny_config(tmp_path, checkpoint_every_steps=2)
+    with pytest.raises(TrainingDiverged, match=r"became nan at step 6 .*ckpt-4"):
+        fine_tune(
+            config, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0, callbacks=[PoisonAt(5)]
+        )
+    run_dir = config.run_dir
+    history = json.loads((run_dir / "history.json").read_text())
+    assert [r["step"] for r in history["steps"]] == [1, 2, 3, 4, 5]
+    assert all(np.isfinite(r["loss"]) for r in history["steps"])
+    state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
+    assert state["status"] == "diverged" and state["global_step"] == 4
+    assert not (run_dir / "all_results.json").exists() and not (run_dir / "model").exists()
+    latest = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
+    assert latest.endswith("ckpt-4")
+    kernel = tf.train.load_variable(
+        latest, "model/vocab_transform/kernel/.ATTRIBUTES/VARIABLE_VALUE"
+    )
+    assert np.isfinite(kernel).all()
+
+
+def test_bad_settings_give_clear_errors(tmp_path, embedded_tokenizer, chunks):
+    with pytest.raises(ValueError, match=r"warmup of 20 steps .* 16 training steps"):
+        fine_tune(
+            tiny_config(tmp_path, warmup=20), tokenizer=embedded_tokenizer, chunks=chunks, verbose=0
+        )
+    assert not (tmp_path / "tiny").exists()  # refused before anything was written
+    with pytest.raises(ValueError, match="batch_size=0 is invalid"):
+        tiny_config(tmp_path, batch_size=0)
+    with pytest.raises(ValueError, match="batch_size=100 is larger than the 64 training"):
+        fine_tune(
+            tiny_config(tmp_path, batch_size=100),
+            tokenizer=embedded_tokenizer,
+            chunks=chunks,
+            verbose=0,
+        )
+    with pytest.raises(ValueError, match="unknown profile 'tiny'"):
+        get_config("tiny", verbose=False)
+    with pytest.raises(FileNotFoundError, match="model folder not found"):
+        fine_tune(
+            tiny_config(tmp_path, model="./no/such/model", tokenizer="embedded"),
+            tokenizer=embedded_tokenizer,
+            chunks=chunks,
+            verbose=0,
+        )
+    with pytest.raises(ValueError, match="'eval'"):
+        fine_tune(
+            tiny_config(tmp_path),
+            tokenizer=embedded_tokenizer,
+            chunks={"train": chunks["train"]},
+            verbose=0,
+        )
+
+
+def test_model_flops_utilisation():
+    assert model_flops_utilisation(66_985_530, 40_000, 65.0) == pytest.approx(
+        6 * 66_985_530 * 40_000 / 65e12
+    )
+
+
+def test_json_is_written_atomically(tmp_path):
+    path = write_json_atomic(tmp_path / "sub" / "history.json", {"steps": [1, 2]})
+    assert json.loads(path.read_text()) == {"steps": [1, 2]}
+    write_json_atomic(path, {"steps": []})
+    assert [p.name for p in path.parent.iterdir()] == ["history.json"]  # no temp files left
+    with pytest.raises(ValueError):
+        write_json_atomic(path, {"loss": float("nan")})  # not valid JSON: refused
+    assert json.loads(path.read_text()) == {"steps": []}  # the old content survives
+
+
+# ------------------------------------------------------------------------------------ subprocesses
+def run_python(code: str, *args: str, timeout: int = 240) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MLM_PROFILE": ""}
+    return subprocess.run(
+        [sys.executable, *(["-c", code] if code else []), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_mirrored_strategy_on_two_logical_cpus_trains(tmp_path):
+    code = textwrap.dedent(f"""
+        import json, sys
+        from mlm_helpers import runtime
+        runtime.split_cpu(2)  # before TensorFlow initialises its devices
+        from mlm_helpers.config import embedded_profile
+        from mlm_helpers.training import fine_tune
+        config = embedded_profile(runs_dir={str(tmp_path)!r}, run_name="mirrored", chunk_size=32,
+                                  batch_size=8, epochs=1, learning_rate=5e-3, max_reviews=60,
+                                  train_chunks=64, eval_chunks=16, tiny_model={TINY_MODEL!r},
+                                  strategy="mirrored", fill_mask_prompts=("a [MASK].",))
+        result = fine_tune(config, verbose=0)
+        print(json.dumps({{k: result.results[k] for k in
+                          ("replicas", "eval_loss_before", "eval_loss_after", "global_step")}}))
+    """)
+    done = run_python(code)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    assert results["replicas"] == 2 and results["global_step"] == 8
+    assert results["eval_loss_after"] < results["eval_loss_before"]
+
+
+def test_cli_trains_end_to_end(tmp_path):
+    model = json.dumps({**TINY_MODEL, "dropout": 0.0, "attention_dropout": 0.0})
+    command = (
+        "-m mlm_helpers train --profile embedded --epochs 1 --run-name cli --set max_reviews=40"
+    )
+    sets = "chunk_size=32 train_chunks=32 eval_chunks=8".split()
+    done = run_python(
+        "",
+        *command.split(),
+        "--runs-dir",
+        str(tmp_path),
+        *[arg for s in [*sets, f"tiny_model={model}"] for arg in ("--set", s)],
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == str(tmp_path / "cli")
+    assert "epoch 1/1: train loss" in done.stdout
+    results = json.loads((tmp_path / "cli" / "all_results.json").read_text())
+    assert results["global_step"] == 4 and results["epochs_completed"] == 1
+    again = run_python("", *command.split(), "--runs-dir", str(tmp_path), "--quiet")
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+
+
+def test_cli_help_and_usage_errors():
+    done = run_python("", *"-m mlm_helpers --help".split())
+    assert done.returncode == 0 and "train" in done.stdout
+    bad = run_python("", *"-m mlm_helpers train --profile tiny".split())
+    assert bad.returncode == 2 and "invalid choice: 'tiny'" in bad.stderr
+    bad = run_python("", *"-m mlm_helpers train --profile embedded --set batch_size=0".split())
+    assert bad.returncode == 2 and "batch_size=0 is invalid" in bad.stderr
+
+
+def test_cli_overrides_are_parsed_as_json_or_text():
+    assert parse_value("3") == 3 and parse_value("1e-4") == 1e-4 and parse_value("null") is None
+    assert parse_value("distilbert-base-uncased") == "distilbert-base-uncased"
+    overrides = parse_overrides(
+        ["epochs=2", "tiny_model.dim=64", "tiny_model.n_layers=1", "model=./runs/x/model"]
+    )
+    assert overrides["epochs"] == 2 and overrides["model"] == "./runs/x/model"
+    assert overrides["tiny_model"]["dim"] == 64 and overrides["tiny_model"]["n_layers"] == 1
+    assert overrides["tiny_model"]["n_heads"] == RunConfig().tiny_model["n_heads"]
+    with pytest.raises(ValueError, match="no field 'epoch'"):
+        parse_overrides(["epoch=2"])
+    with pytest.raises(ValueError, match="field=value"):
+        parse_overrides(["epochs"])
+
+
+def test_overwrite_keeps_the_previous_run_aside(tmp_path, embedded_tokenizer, chunks):
+    config = tiny_config(tmp_path, run_name="again", epochs=1, checkpoint_every_steps=None)
+    first = fine_tune(config, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
+    first_weights = (first.run_dir / "model" / "tf_model.h5").read_bytes()
+    fine_tune(config, overwrite=True, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
+    previous = first.run_dir.with_name("again.previous")
+    assert (previous / "model" / "tf_model.h5").read_bytes() == first_weights
+    assert (previous / "history.json").is_file() and (first.run_dir / "history.json").is_file()
+
+
+def test_ensure_run_trains_only_when_no_finished_run_exists(
+    tmp_path, embedded_tokenizer, chunks, capsys
+):
+    from mlm_helpers.training import ensure_run
+
+    config = tiny_config(tmp_path, run_name="ensured", epochs=1, checkpoint_every_steps=None)
+    run_dir = ensure_run(config, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
+    assert "training it" in capsys.readouterr().out
+    stamp = (run_dir / "all_results.json").stat().st_mtime_ns
+    assert ensure_run(config) == run_dir  # finished: nothing is trained again
+    assert (run_dir / "all_results.json").stat().st_mtime_ns == stamp
+    assert capsys.readouterr().out == ""
