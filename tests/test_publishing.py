@@ -282,7 +282,9 @@ def test_card_metadata_of_hub_profile(hub_run):
 
 
 def test_card_of_embedded_profile_has_no_hub_ids_and_says_so(tmp_path, saved_model_dir):
-    config = embedded_profile(run_name="emb", epochs=5, max_reviews=500)  # stopped after 3 epochs
+    tiny = {**embedded_profile().tiny_model, "n_layers": 2, "dim": 48}
+    config = embedded_profile(run_name="emb", epochs=5, max_reviews=500, tiny_model=tiny)
+    # (the run stopped after 3 epochs)
     run = make_run(tmp_path / "runs", config, saved_model_dir)
     card = build_model_card(run)
     assert card.data.base_model is None and card.data.datasets is None
@@ -290,7 +292,7 @@ def test_card_of_embedded_profile_has_no_hub_ids_and_says_so(tmp_path, saved_mod
     assert "- num_epochs: 5 (3 completed)" in card.text.splitlines()
     assert "Reviews per split: 500 (sampled with seed 42)" in card.text
     assert "embedded in `mlm_helpers`" in card.text
-    assert "tiny DistilBERT (2 layers, width 128)" in card.text
+    assert "tiny DistilBERT (2 layers, width 48)" in card.text
     assert "teaching artefact" in card.text
     assert "<your-username>/emb" in card.text  # usage snippet without a repo id
 
