@@ -17,3 +17,31 @@ def embedded_tokenizer():
 def _no_profile_env(monkeypatch):
     """Tests choose profiles explicitly; a developer's MLM_PROFILE must not leak in."""
     monkeypatch.delenv("MLM_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def make_tiny_mlm():
+    """A factory of tiny, seeded TFDistilBertForMaskedLM models (width 32) with built weights."""
+
+    def make(tokenizer, *, n_layers: int = 1, seed: int = 0):
+        import numpy as np
+
+        from mlm_helpers import runtime
+
+        runtime.seed_everything(seed, tensorflow=True)
+        from transformers import DistilBertConfig, TFDistilBertForMaskedLM
+
+        config = DistilBertConfig(
+            vocab_size=len(tokenizer),
+            n_layers=n_layers,
+            dim=32,
+            n_heads=2,
+            hidden_dim=64,
+            max_position_embeddings=64,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        model = TFDistilBertForMaskedLM(config)
+        model({"input_ids": np.zeros((1, 2), np.int32)})  # build the weights
+        return model
+
+    return make

@@ -123,22 +123,8 @@ def test_prediction_slots_cover_the_expected_masks(positions, share):
 
 
 @pytest.fixture(scope="module")
-def tiny_model(embedded_tokenizer):
-    from transformers import DistilBertConfig, TFDistilBertForMaskedLM
-
-    runtime.seed_everything(0, tensorflow=True)
-    config = DistilBertConfig(
-        vocab_size=len(embedded_tokenizer),
-        n_layers=1,
-        dim=32,
-        n_heads=2,
-        hidden_dim=64,
-        max_position_embeddings=64,
-        pad_token_id=embedded_tokenizer.pad_token_id,
-    )
-    model = TFDistilBertForMaskedLM(config)
-    model({"input_ids": np.zeros((1, 2), np.int32)})
-    return model
+def tiny_model(embedded_tokenizer, make_tiny_mlm):
+    return make_tiny_mlm(embedded_tokenizer, n_layers=1)
 
 
 @settings(

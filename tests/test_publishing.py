@@ -69,24 +69,8 @@ def tokenizer(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tokenizer):
-    from mlm_helpers.runtime import import_tensorflow
-
-    tf = import_tensorflow()
-    from transformers import DistilBertConfig, TFDistilBertForMaskedLM
-
-    tf.keras.utils.set_random_seed(0)
-    config = DistilBertConfig(
-        vocab_size=len(tokenizer),
-        n_layers=2,
-        dim=32,
-        n_heads=2,
-        hidden_dim=64,
-        max_position_embeddings=64,
-    )
-    model = TFDistilBertForMaskedLM(config)
-    model(tokenizer(TEXTS[:2], padding=True, return_tensors="tf"))  # build the weights
-    return model
+def tiny_model(tokenizer, make_tiny_mlm):
+    return make_tiny_mlm(tokenizer, n_layers=2)
 
 
 @pytest.fixture(scope="module")
