@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from .masking import IGNORE_INDEX
 from .runtime import import_tensorflow
 
-IGNORE_INDEX = -100  # label of positions that are not predicted (Keras/transformers convention)
 MASK_PLACEHOLDER = "[MASK]"  # how prompts are written in the config, whatever the tokenizer's mask
 
 

@@ -744,6 +744,18 @@ def count_outcomes(
     return counts
 
 
+def masking_outcomes(masked: Mapping[str, np.ndarray], spec: MaskingSpec) -> dict[str, float]:
+    """`count_outcomes` of a `mask_chunks` / `fixed_eval_masks` result, exact (from its outcome
+    array) and with the share of maskable positions chosen (notebook 03's check of the recipe)."""
+    return count_outcomes(
+        masked["input_ids"],
+        masked["labels"],
+        spec.mask_token_id,
+        outcome=masked["outcome"],
+        maskable=maskable_positions(masked["original_ids"], masked["attention_mask"], spec),
+    )
+
+
 def decode_masked_row(
     tokenizer: Any,
     masked_ids: Sequence[int],

@@ -149,14 +149,7 @@ def homogeneity_p_value(a: np.ndarray, b: np.ndarray) -> float:
 
 # ------------------------------------------------------------------------------ statistics
 def test_token_masking_statistics(big_chunks, big_masked, spec):
-    maskable = mk.maskable_positions(big_chunks["input_ids"], big_chunks["attention_mask"], spec)
-    counts = mk.count_outcomes(
-        big_masked["input_ids"],
-        big_masked["labels"],
-        spec.mask_token_id,
-        outcome=big_masked["outcome"],
-        maskable=maskable,
-    )
+    counts = mk.masking_outcomes(big_masked, spec)
     n_chosen = counts["chosen"]
     assert abs(counts["chosen_share"] - 0.15) < z_bound(0.15, counts["maskable"])
     assert abs(counts["mask_share"] - 0.8) < z_bound(0.8, n_chosen)
@@ -187,14 +180,7 @@ def test_labels_and_unchanged_positions(big_chunks, big_masked):
 def test_whole_word_share_stays_close_to_p(big_chunks, spec):
     ww = spec.replace(kind="whole_word")
     masked = mk.mask_chunks(big_chunks, ww, seed=3)
-    maskable = mk.maskable_positions(big_chunks["input_ids"], big_chunks["attention_mask"], ww)
-    counts = mk.count_outcomes(
-        masked["input_ids"],
-        masked["labels"],
-        ww.mask_token_id,
-        outcome=masked["outcome"],
-        maskable=maskable,
-    )
+    counts = mk.masking_outcomes(masked, ww)
     # Tokens of one word move together (~1.7 pieces per word): widen the token-level bound.
     assert abs(counts["chosen_share"] - 0.15) < 2 * z_bound(0.15, counts["maskable"])
     # Per word: share of chosen words and their 80/10/10 split.
@@ -606,14 +592,7 @@ def test_outcome_figure_shows_the_measured_shares(big_chunks, big_masked, spec):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    maskable = mk.maskable_positions(big_chunks["input_ids"], big_chunks["attention_mask"], spec)
-    counts = mk.count_outcomes(
-        big_masked["input_ids"],
-        big_masked["labels"],
-        spec.mask_token_id,
-        outcome=big_masked["outcome"],
-        maskable=maskable,
-    )
+    counts = mk.masking_outcomes(big_masked, spec)
     fig = mk.plot_outcome_shares({"token": counts})
     heights = [p.get_height() for p in fig.axes[0].patches]
     names = ["chosen_share", "mask_share", "random_share", "kept_share"]
@@ -624,3 +603,15 @@ def test_outcome_figure_shows_the_measured_shares(big_chunks, big_masked, spec):
     with pytest.raises(ValueError, match="maskable"):
         mk.plot_outcome_shares({"no share": {"mask_share": 1.0}})
     plt.close("all")
+
+
+def test_masking_outcomes_is_count_outcomes_on_the_original_rows(big_chunks, big_masked, spec):
+    maskable = mk.maskable_positions(big_chunks["input_ids"], big_chunks["attention_mask"], spec)
+    explicit = mk.count_outcomes(
+        big_masked["input_ids"],
+        big_masked["labels"],
+        spec.mask_token_id,
+        outcome=big_masked["outcome"],
+        maskable=maskable,
+    )
+    assert mk.masking_outcomes(big_masked, spec) == explicit
