@@ -54,10 +54,19 @@ def masked_lm_loss_terms(labels: Any, logits: Any) -> tuple[Any, Any]:
     return tf.reduce_sum(token_loss * weights), tf.reduce_sum(weights)
 
 
-def _has_distilbert_head(model: Any) -> bool:
-    return all(
-        hasattr(model, name)
-        for name in ("distilbert", "vocab_transform", "act", "vocab_layer_norm", "vocab_projector")
+def _is_distilbert_mlm(model: Any) -> bool:
+    """Whether `model` has the parts of a transformers `TFDistilBertForMaskedLM` that
+    `masked_lm_loss` calls one by one (embeddings, transformer blocks, vocabulary head)."""
+    head = ("distilbert", "vocab_transform", "act", "vocab_layer_norm", "vocab_projector")
+    if not all(hasattr(model, name) for name in head):
+        return False
+    base = model.distilbert
+    blocks = getattr(getattr(base, "transformer", None), "layer", None)
+    block_parts = ("attention", "sa_layer_norm", "ffn", "output_layer_norm")
+    return (
+        hasattr(base, "embeddings")
+        and bool(blocks)
+        and all(hasattr(blocks[-1], name) for name in block_parts)
     )
 
 
@@ -79,44 +88,63 @@ def masked_lm_loss(
     training: bool,
     prediction_share: float = 0.15,
 ) -> tuple[Any, Any]:
-    """`masked_lm_loss_terms` of `model` on one batch, computing vocabulary logits only where needed.
+    """`masked_lm_loss_terms` of `model` on one batch, computing only what the masked tokens need.
 
-    For DistilBERT the vocabulary head (a ``dim × vocab`` projection, about a third of
-    distilbert-base's FLOPs) runs only on a fixed number of positions (`prediction_slots`): all
-    masked ones first (``top_k`` of the label mask), padded with unmasked ones whose weight is 0.
-    The shapes stay static for XLA. A batch with more masked tokens than slots takes the ordinary
-    full-logits branch, so the loss is always exactly the masked-token loss. Other models always
-    use full logits. Used by training and `MaskedLMEvaluator` (notebook 04).
+    The loss reads the model's output at the masked positions only (about 15%), so for DistilBERT
+    the work after the last block's self-attention is done for a fixed number of positions
+    (`prediction_slots`) instead of all of them: the last block's layer norms and feed-forward
+    network (half of a block's matrix FLOPs) and the vocabulary head (``dim × vocab``, about a
+    third of distilbert-base's FLOPs). Self-attention itself still runs everywhere: the masked
+    positions attend to every token. The slots hold all masked positions (``top_k`` of the label
+    mask), padded with unmasked ones whose weight is 0; shapes stay static for XLA. A batch with more
+    masked tokens than slots takes the ordinary all-positions branch, so the result is always the
+    plain masked-token loss — the same terms as ``masked_lm_loss_terms(labels, model(inputs).logits)``
+    up to float rounding (a test compares losses and gradients). The blocks are called as
+    `TFDistilBertMainLayer` calls them (no head mask, no attention outputs). Other models always use
+    full logits. Used by training and `MaskedLMEvaluator` (notebook 04).
     """
     tf = _tf()
     labels = tf.cast(labels, tf.int32)
-    if not _has_distilbert_head(model) or labels.shape.num_elements() is None:
+    if not _is_distilbert_mlm(model) or labels.shape.num_elements() is None:
         return masked_lm_loss_terms(labels, model(inputs, training=training).logits)
 
-    def head(hidden: Any) -> Any:
-        hidden = model.act(model.vocab_transform(hidden))
-        return model.vocab_projector(model.vocab_layer_norm(hidden))
-
-    hidden = model.distilbert(
-        input_ids=inputs["input_ids"],
-        attention_mask=inputs.get("attention_mask"),
-        training=training,
+    base = model.distilbert
+    input_ids = inputs["input_ids"]
+    attention_mask = inputs.get("attention_mask")
+    if attention_mask is None:
+        attention_mask = tf.ones(tf.shape(input_ids))
+    attention_mask = tf.cast(attention_mask, tf.float32)
+    hidden = base.embeddings(input_ids, training=training)
+    *blocks, last = base.transformer.layer
+    for block in blocks:
+        hidden = block(hidden, attention_mask, None, False, training=training)[-1]
+    attended = last.attention(
+        hidden, hidden, hidden, attention_mask, None, False, training=training
     )[0]
+    residual = attended + hidden  # the input of the last block's first layer norm
+
+    def rest_of_model(x: Any) -> Any:
+        """The last block after its attention, then the vocabulary head: position by position."""
+        x = last.sa_layer_norm(x)
+        x = last.output_layer_norm(last.ffn(x, training=training) + x)
+        x = model.act(model.vocab_transform(x))
+        return model.vocab_projector(model.vocab_layer_norm(x))
+
     positions = labels.shape.num_elements()
     slots = prediction_slots(positions, prediction_share)
     if slots >= positions:
-        return masked_lm_loss_terms(labels, head(hidden))
+        return masked_lm_loss_terms(labels, rest_of_model(residual))
     flat_labels = tf.reshape(labels, [-1])
     chosen = tf.cast(tf.not_equal(flat_labels, IGNORE_INDEX), tf.float32)
 
     def selected() -> tuple[Any, Any]:
         _, index = tf.math.top_k(chosen, k=slots, sorted=False)
-        picked = tf.gather(tf.reshape(hidden, [positions, -1]), index)
-        logits = head(picked[tf.newaxis])[0]
+        picked = tf.gather(tf.reshape(residual, [positions, -1]), index)
+        logits = rest_of_model(picked[tf.newaxis])[0]
         return masked_lm_loss_terms(tf.gather(flat_labels, index), logits)
 
     def everywhere() -> tuple[Any, Any]:
-        return masked_lm_loss_terms(labels, head(hidden))
+        return masked_lm_loss_terms(labels, rest_of_model(residual))
 
     return tf.cond(tf.reduce_sum(chosen) <= float(slots), selected, everywhere)
 

@@ -23,7 +23,7 @@ def _no_profile_env(monkeypatch):
 def make_tiny_mlm():
     """A factory of tiny, seeded TFDistilBertForMaskedLM models (width 32) with built weights."""
 
-    def make(tokenizer, *, n_layers: int = 1, seed: int = 0):
+    def make(tokenizer, *, n_layers: int = 1, seed: int = 0, **config_overrides):
         import numpy as np
 
         from mlm_helpers import runtime
@@ -39,6 +39,7 @@ def make_tiny_mlm():
             hidden_dim=64,
             max_position_embeddings=64,
             pad_token_id=tokenizer.pad_token_id,
+            **config_overrides,
         )
         model = TFDistilBertForMaskedLM(config)
         model({"input_ids": np.zeros((1, 2), np.int32)})  # build the weights

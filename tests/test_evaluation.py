@@ -127,24 +127,83 @@ def tiny_model(embedded_tokenizer, make_tiny_mlm):
     return make_tiny_mlm(embedded_tokenizer, n_layers=1)
 
 
+@pytest.fixture(scope="module")
+def two_block_model(embedded_tokenizer, make_tiny_mlm):
+    """Two transformer blocks (so one runs whole and the last one in part), no dropout (so a
+    training-mode forward pass is a function of the inputs)."""
+    return make_tiny_mlm(embedded_tokenizer, n_layers=2, seed=3, dropout=0.0, attention_dropout=0.0)
+
+
+def random_batch(vocab: int, seed: int, share: float, shape=(4, 64)):
+    """Token ids, an attention mask with some right padding, and labels on a `share` of the
+    unpadded positions."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, vocab, size=shape).astype(np.int32)
+    lengths = rng.integers(shape[1] // 2, shape[1] + 1, size=shape[0])
+    attention_mask = (np.arange(shape[1]) < lengths[:, None]).astype(np.int32)
+    chosen = (rng.random(shape) < share) & (attention_mask == 1)
+    labels = np.where(chosen, ids, IGNORE_INDEX).astype(np.int32)
+    return {"input_ids": ids, "attention_mask": attention_mask}, labels
+
+
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(seed=st.integers(0, 2**16), share=st.sampled_from([0.0, 0.05, 0.15, 0.5, 1.0]))
-def test_head_on_masked_positions_only_gives_the_full_loss(tiny_model, seed, share):
-    """The fast path (vocabulary head on the masked positions only) and the plain full-logits
-    loss agree, including batches with more masked tokens than slots (the fallback branch)."""
-    rng = np.random.default_rng(seed)
-    vocab = tiny_model.config.vocab_size
-    ids = rng.integers(0, vocab, size=(4, 64)).astype(np.int32)
-    labels = np.where(rng.random((4, 64)) < share, ids, IGNORE_INDEX).astype(np.int32)
-    inputs = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+def test_masked_positions_only_gives_the_full_loss(two_block_model, seed, share):
+    """The fast path (last block after attention and vocabulary head on the masked positions only)
+    and the plain full-logits loss agree, with padding, and on batches with more masked tokens than
+    slots (the fallback branch)."""
+    inputs, labels = random_batch(two_block_model.config.vocab_size, seed, share)
     fast_sum, fast_count = masked_lm_loss(
-        tiny_model, inputs, labels, training=False, prediction_share=0.15
+        two_block_model, inputs, labels, training=False, prediction_share=0.15
     )
-    full_sum, full_count = masked_lm_loss_terms(labels, tiny_model(inputs).logits)
+    full_sum, full_count = masked_lm_loss_terms(labels, two_block_model(inputs).logits)
     assert float(fast_count) == float(full_count) == (labels != IGNORE_INDEX).sum()
     assert float(fast_sum) == pytest.approx(float(full_sum), rel=1e-5, abs=1e-4)
+
+
+@pytest.mark.parametrize("share", [0.15, 0.6])  # the masked-positions branch, then the fallback
+def test_masked_positions_only_gives_the_full_gradients(two_block_model, share):
+    """Training follows the fast path's gradients: they must equal those of the plain loss for
+    every weight, embeddings and the tied vocabulary projection included."""
+    inputs, labels = random_batch(two_block_model.config.vocab_size, 11, share)
+    weights = two_block_model.trainable_variables
+    with tf.GradientTape(persistent=True) as tape:
+        fast_sum, _ = masked_lm_loss(two_block_model, inputs, labels, training=True)
+        full_sum, _ = masked_lm_loss_terms(labels, two_block_model(inputs, training=True).logits)
+    fast = tape.gradient(fast_sum, weights)
+    full = tape.gradient(full_sum, weights)
+    assert len(fast) == len(full) == len(weights) > 20
+    for weight, a, b in zip(weights, fast, full, strict=True):
+        a, b = tf.convert_to_tensor(a).numpy(), tf.convert_to_tensor(b).numpy()
+        assert np.abs(b).max() > 0, weight.name  # every weight takes part in the loss
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(b).max(), err_msg=weight.name)
+
+
+def test_last_block_feed_forward_runs_on_the_slots_only(two_block_model):
+    """What makes the step cheaper: in the traced graph the first block's feed-forward network
+    multiplies every position, the last block's `prediction_slots` rows (the masked positions) or,
+    in the fallback branch of the cond, every position."""
+    inputs, labels = random_batch(two_block_model.config.vocab_size, 5, 0.15, shape=(8, 64))
+    step = tf.function(
+        lambda i, lab: masked_lm_loss(two_block_model, i, lab, training=True)
+    ).get_concrete_function(
+        {k: tf.TensorSpec(v.shape, tf.int32) for k, v in inputs.items()},
+        tf.TensorSpec(labels.shape, tf.int32),
+    )
+    def feed_forward_rows(graph) -> set[int]:
+        return {
+            int(op.inputs[0].shape[0])
+            for op in graph.get_operations()
+            if op.type == "MatMul" and "ffn/lin1" in op.name
+        }
+
+    branches = set().union(*(feed_forward_rows(f.graph) for f in step.graph._functions.values()))
+    slots = prediction_slots(labels.size, 0.15)
+    assert slots < labels.size
+    assert feed_forward_rows(step.graph) == {labels.size}  # the first block, outside the cond
+    assert branches == {slots, labels.size}  # the masked positions; all of them in the fallback
 
 
 def test_fill_mask_returns_top_k_tokens_with_descending_scores(tiny_model, embedded_tokenizer):
