@@ -178,7 +178,9 @@ def test_masked_positions_only_gives_the_full_gradients(two_block_model, share):
     for weight, a, b in zip(weights, fast, full, strict=True):
         a, b = tf.convert_to_tensor(a).numpy(), tf.convert_to_tensor(b).numpy()
         assert np.abs(b).max() > 0, weight.name  # every weight takes part in the loss
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(b).max(), err_msg=weight.name)
+        np.testing.assert_allclose(
+            a, b, rtol=1e-4, atol=1e-5 * np.abs(b).max(), err_msg=weight.name
+        )
 
 
 def test_last_block_feed_forward_runs_on_the_slots_only(two_block_model):
@@ -192,6 +194,7 @@ def test_last_block_feed_forward_runs_on_the_slots_only(two_block_model):
         {k: tf.TensorSpec(v.shape, tf.int32) for k, v in inputs.items()},
         tf.TensorSpec(labels.shape, tf.int32),
     )
+
     def feed_forward_rows(graph) -> set[int]:
         return {
             int(op.inputs[0].shape[0])
