@@ -4,8 +4,8 @@ Both paths train the same tiny DistilBERT (the embedded profile's, same initial 
 chunks of the embedded corpus, batch 32 x 128 tokens, float32, with Keras ``fit``:
 
 - ours: masking inside ``tf.data`` (`masking.build_datasets`), our train step (`training.
-  make_trainer`: loss from float32 logits per masked token, the vocabulary head run only at masked
-  positions), AdamWeightDecay with the warmup / decay schedule and clipping, XLA as `fine_tune`
+  make_trainer`: loss from float32 logits per masked token; the last block after its attention and
+  the vocabulary head run only at masked positions), AdamWeightDecay with the warmup / decay schedule and clipping, XLA as `fine_tune`
   would choose it on this machine (`--jit` forces it);
 - the course: ``model.prepare_tf_dataset(collate_fn=DataCollatorForLanguageModeling(
   return_tensors="np"))``, the model's internal loss (``compile`` without a loss), transformers'

@@ -12,7 +12,8 @@ make. What it does, in order, and why:
    so — the decay never gets negative steps (the bug that froze the original model card's learning
    rate at 0 for half its epochs). AdamWeightDecay skips LayerNorm weights and biases.
 3. **The loss in float32**, per masked token (`evaluation.masked_lm_loss`, which also runs the
-   vocabulary head only at masked positions), with loss scaling under mixed_float16.
+   last block's feed-forward network and the vocabulary head only at masked positions), with loss
+   scaling under mixed_float16.
 4. **A run folder that survives a disconnect** (docs/run-folder.md): config.json, history.json
    rewritten atomically as training goes, TensorBoard logs, checkpoints with the weights, optimizer
    state, step and dropout random state. ``resume=True`` continues bit-for-bit where the last
@@ -70,8 +71,8 @@ STEP_FLUSH_EVERY = 25  # history.json is rewritten at least every this many step
 CHECKPOINTS_KEPT = 3
 
 # XLA on the CPU: measured with benchmarks/training.py on the embedded tiny model (2 cores, batch
-# 32 × 128 tokens) it compiles for ~10 s and then trains slower (≈250 vs ≈300 rows/s), so the CPU
-# default is off.
+# 32 × 128 tokens) it compiles for ~10 s and then trains no faster (≈570 rows/s with or without it,
+# 2026-11-26), so the CPU default is off.
 CPU_JIT_DEFAULT = False
 
 # Dense 16-bit tensor-core peak and float32 peak, in TFLOPS, for the model-FLOPs-utilisation line.
