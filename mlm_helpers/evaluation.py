@@ -130,10 +130,13 @@ def masked_lm_loss(
         x = model.act(model.vocab_transform(x))
         return model.vocab_projector(model.vocab_layer_norm(x))
 
+    def everywhere() -> tuple[Any, Any]:
+        return masked_lm_loss_terms(labels, rest_of_model(residual))
+
     positions = labels.shape.num_elements()
     slots = prediction_slots(positions, prediction_share)
     if slots >= positions:
-        return masked_lm_loss_terms(labels, rest_of_model(residual))
+        return everywhere()
     flat_labels = tf.reshape(labels, [-1])
     chosen = tf.cast(tf.not_equal(flat_labels, IGNORE_INDEX), tf.float32)
 
@@ -142,9 +145,6 @@ def masked_lm_loss(
         picked = tf.gather(tf.reshape(residual, [positions, -1]), index)
         logits = rest_of_model(picked[tf.newaxis])[0]
         return masked_lm_loss_terms(tf.gather(flat_labels, index), logits)
-
-    def everywhere() -> tuple[Any, Any]:
-        return masked_lm_loss_terms(labels, rest_of_model(residual))
 
     return tf.cond(tf.reduce_sum(chosen) <= float(slots), selected, everywhere)
 
