@@ -5,7 +5,7 @@ Run from the repository root:
     .venv/bin/python benchmarks/chunking.py
 
 1. Generates a corpus of synthetic reviews (`--reviews`, default 25,000) with
-   `mlm_helpers.corpus.generator.generate_split` and tokenizes it with the embedded fast tokenizer.
+   `tools.embedded.reviews.generate_split` (the generator of the shipped corpus) and tokenizes it with the embedded fast tokenizer.
 2. Times, side by side in one run (best of `--repeats`): tokenization alone
    (`chunking.tokenize_reviews`), our chunking of its output (`chunking.chunk_tokens`), and the
    baseline chunker written from the Hugging Face course's description (per map batch,
@@ -35,13 +35,14 @@ import numpy as np
 CHUNK_SIZE = 128
 RSS_TARGET_GIB = 2.0
 RATIO_TARGET = 1.15
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tools/
 
 
 def make_corpus(n_reviews: int, seed: int):
     """An in-memory Dataset of `n_reviews` generated reviews (text, label)."""
     import datasets
 
-    from mlm_helpers.corpus.generator import generate_split
+    from tools.embedded.reviews import generate_split
 
     return datasets.Dataset.from_list(list(generate_split(n_reviews, seed=seed)))
 
@@ -124,7 +125,7 @@ def write_imdb_like(folder: Path, n_reviews: int) -> dict[str, int]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mlm_helpers.corpus.generator import generate_split
+    from tools.embedded.reviews import generate_split
 
     sizes = {"train": n_reviews // 4, "test": n_reviews // 4}
     sizes["unsupervised"] = n_reviews - 2 * (n_reviews // 4)

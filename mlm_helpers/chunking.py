@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import EMBEDDED, RunConfig
+from .config import SCRATCH, RunConfig
 from .data import check_tokenizer
 
 TOKENIZE_BATCH = 1_000  # reviews per map batch when tokenizing
@@ -334,7 +334,7 @@ def prepare_chunks(
     if tokenizer is None:
         tokenizer = load_tokenizer(config)
     check_tokenizer(tokenizer)
-    limit = config.tiny_model.get("max_position_embeddings") if config.model == EMBEDDED else None
+    limit = config.tiny_model.get("max_position_embeddings") if config.model == SCRATCH else None
     chunk_size = check_chunk_size(config.chunk_size, tokenizer, max_positions=limit)
     splits = (*config.train_splits, config.eval_split)
     if reviews is None:

@@ -19,10 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from .config import EMBEDDED, RunConfig
+from .config import EMBEDDED, SCRATCH, RunConfig
 
 EMBEDDED_DIR = Path(__file__).parent / "corpus" / "imdb-mini"  # a dataset folder in Hub layout
-EMBEDDED_VOCAB = Path(__file__).parent / "corpus" / "tokenizer" / "vocab.txt"
+# The general-language tiny DistilBERT the embedded profile adapts, with its tokenizer (Hub layout).
+EMBEDDED_MODEL_DIR = Path(__file__).parent / "models" / "distilbert-tiny-general"
+EMBEDDED_VOCAB = EMBEDDED_MODEL_DIR / "vocab.txt"
 IMDB_SPLITS = ("train", "test", "unsupervised")
 UNLABELLED_SPLITS = ("unsupervised",)
 _FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
@@ -206,19 +208,18 @@ def check_tokenizer(tokenizer: Any) -> None:
 
 
 def load_tokenizer(name: str | RunConfig = EMBEDDED):
-    """A fast tokenizer: the shipped WordPiece vocabulary for "embedded", else `from_pretrained`.
+    """A fast tokenizer: the shipped model's WordPiece tokenizer for "embedded" (and for a
+    "scratch" model), else `from_pretrained(name)`.
 
     Raises `DataError` if the tokenizer is not a fast one (no word ids for whole-word masking) or has no
     mask token. Used from notebook 01 on.
     """
-    from transformers import AutoTokenizer, DistilBertTokenizerFast
+    from transformers import AutoTokenizer
 
     if isinstance(name, RunConfig):
         name = name.tokenizer_name
-    if name == EMBEDDED:
-        tokenizer = DistilBertTokenizerFast(
-            vocab_file=str(EMBEDDED_VOCAB), do_lower_case=True, model_max_length=512
-        )
+    if name in (EMBEDDED, SCRATCH):
+        tokenizer = AutoTokenizer.from_pretrained(str(EMBEDDED_MODEL_DIR))
     else:
         tokenizer = AutoTokenizer.from_pretrained(name)
     check_tokenizer(tokenizer)

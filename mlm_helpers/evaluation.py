@@ -11,6 +11,8 @@ before and after training, in float32 or mixed precision, with or without a dist
   number — a mean per masked token, not a mean of per-batch means (batches hold different numbers of
   masked tokens, so the two differ). On fixed masks the result is the same every time it is computed.
 - `fill_mask` shows what the model predicts for a ``[MASK]`` in a few prompts.
+- `unigram_perplexity` is the baseline that knows word frequencies and no context: a model whose
+  perplexity is not far below it has learned little beyond which words are common.
 """
 
 from __future__ import annotations
@@ -230,6 +232,93 @@ def perplexity(model: Any, eval_dataset: Iterable, *, jit_compile: bool = False)
     Usable before and after training. Notebook 04.
     """
     return MaskedLMEvaluator(model, jit_compile=jit_compile).evaluate(eval_dataset)
+
+
+def unigram_perplexity(
+    train_ids: Any, eval_labels: Any, vocab_size: int, *, special_ids: Iterable[int] = ()
+) -> float:
+    """Perplexity per masked token of a model that ignores the context: every masked token is
+    predicted from how often each token id occurs in the training chunks.
+
+    `train_ids` are the training chunks' input ids (any shape; ids in `special_ids`, e.g. the
+    tokenizer's ``all_special_ids`` for [CLS]/[SEP]/[PAD], are not counted); `eval_labels` hold the
+    token to predict where a token was masked and -100 elsewhere, as for `perplexity`. The
+    probability of id ``t`` is ``(count[t] + 1) / (counted + vocab_size)``, ``counted`` being the number
+    of tokens counted (add-one smoothing: an id never seen in training is not infinitely surprising), and the result is exp of the mean
+    negative log-probability over the masked positions. The gap between it and the model's
+    `perplexity` on the same labels is what the model gains from context rather than from knowing
+    which words are common. Pure numpy (no TensorFlow).
+    """
+    ids = np.asarray(train_ids, dtype=np.int64).ravel()
+    labels = np.asarray(eval_labels, dtype=np.int64).ravel()
+    scored = labels[labels != IGNORE_INDEX]
+    if scored.size == 0:
+        raise ValueError(
+            "eval_labels have no scored tokens (every label is -100): pass the labels of "
+            "fixed-mask evaluation batches (masking.build_datasets / fixed_eval_masks)"
+        )
+    lowest = min(int(scored.min()), int(ids.min(initial=0)))
+    if lowest < 0:
+        raise ValueError(
+            f"token id {lowest} is negative: train_ids must be input ids (no -100 there) and "
+            f"eval_labels may use only -100 ({IGNORE_INDEX}) for positions that are not scored"
+        )
+    largest = max(int(scored.max()), int(ids.max(initial=0)))
+    if vocab_size <= largest:
+        raise ValueError(
+            f"vocab_size={vocab_size} is too small for token id {largest} (ids run from 0 to "
+            f"vocab_size - 1): pass len(tokenizer)"
+        )
+    counted = ids[~np.isin(ids, np.asarray(list(special_ids), dtype=np.int64))]
+    counts = np.bincount(counted, minlength=vocab_size).astype(np.float64)
+    log_probability = np.log(counts + 1.0) - np.log(counted.size + vocab_size)
+    return safe_exp(-float(log_probability[scored].mean()))
+
+
+DOMAIN_WORDS = ("movie", "film")  # what a review model puts in "This is a great [MASK]."
+ADAPTATION_PROMPT = "This is a great [MASK]."
+
+
+def check_adaptation(
+    results: Mapping[str, Any],
+    *,
+    min_gain: float = 2.0,
+    prompt: str = ADAPTATION_PROMPT,
+    domain_words: Sequence[str] = DOMAIN_WORDS,
+) -> list[str]:
+    """Check the lesson's claims on a finished run's results (all_results.json); return them as
+    sentences, or raise AssertionError naming the claim that failed and the numbers.
+
+    - held-out perplexity fell at least `min_gain`-fold;
+    - for `prompt`, the top-1 prediction was not one of `domain_words` before training (a general
+      word) and is one of them after it (the domain's word).
+
+    The numbers of a run differ in their last digits between CPUs; these claims do not, so
+    notebooks 04 and 05 print them after their trajectory cells and `benchmarks/adaptation.py`
+    checks them for several seeds.
+    """
+    before, after = results["perplexity_before"], results["perplexity_after"]
+    if before is None or after is None or not before >= min_gain * after:
+        raise AssertionError(
+            f"held-out perplexity went from {before} to {after}: less than the {min_gain:g}-fold "
+            "drop adaptation should give; see the per-epoch losses (learning rate, epochs)"
+        )
+    top1 = {}
+    for when in ("before", "after"):
+        predictions = results[f"fill_mask_{when}"].get(prompt)
+        if not predictions:
+            raise AssertionError(f"no fill-mask predictions {when} training for {prompt!r}")
+        top1[when] = predictions[0]["token"]
+    if top1["before"] in domain_words or top1["after"] not in domain_words:
+        raise AssertionError(
+            f"{prompt!r}: top-1 {top1['before']!r} before and {top1['after']!r} after training; "
+            f"expected a general word before and one of {list(domain_words)} after"
+        )
+    words = " or ".join(domain_words)
+    return [
+        f"held-out perplexity fell at least {min_gain:g}-fold",
+        f"{prompt!r}: a general word before training, {words} after it",
+    ]
 
 
 def _prompt_text(prompt: str, mask_token: str) -> str:

@@ -378,11 +378,13 @@ def plot_learning_rate(run: RunLike) -> plt.Figure:
 
 
 def plot_perplexity(run: RunLike) -> plt.Figure:
-    """Validation perplexity per epoch, with the perplexity before training as a dashed line.
+    """Validation perplexity per epoch, with the perplexity before training as a dashed line and
+    the unigram baseline (`evaluation.unigram_perplexity`) as a dotted one.
 
-    Lines, in order: perplexity per epoch, then (when all_results.json has `perplexity_before`) the
-    reference line. The y axis turns logarithmic when the values span more than a factor of 10.
-    With no completed epoch the axes carry a note. Used in notebook 05.
+    Lines, in order: perplexity per epoch, then the reference lines all_results.json has values
+    for: `perplexity_before`, then `unigram_perplexity` (runs older than the baseline have none).
+    The y axis turns logarithmic when the values span more than a factor of 10. With no completed
+    epoch the axes carry a note. Used in notebook 05.
     """
     run = _as_run(run)
     fig, ax = plt.subplots()
@@ -395,7 +397,15 @@ def plot_perplexity(run: RunLike) -> plt.Figure:
             ax.axhline(
                 before, color="0.4", linestyle="--", label=f"before training ({before:,.1f})"
             )
-        shown = np.append(values, before)
+        unigram = _number(run.results.get("unigram_perplexity"))
+        if not math.isnan(unigram):
+            ax.axhline(
+                unigram,
+                color="0.6",
+                linestyle=":",
+                label=f"unigram baseline (word frequencies only): {unigram:,.0f}",
+            )
+        shown = np.concatenate([values, [before, unigram]])
         shown = shown[np.isfinite(shown) & (shown > 0)]
         if shown.size and shown.max() / shown.min() > 10:
             ax.set_yscale("log")

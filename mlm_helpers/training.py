@@ -43,8 +43,14 @@ from typing import Any
 import numpy as np
 
 from . import runtime
-from .config import EMBEDDED, RunConfig
-from .evaluation import EvalResult, MaskedLMEvaluator, fill_mask, masked_lm_loss
+from .config import EMBEDDED, SCRATCH, RunConfig
+from .evaluation import (
+    EvalResult,
+    MaskedLMEvaluator,
+    fill_mask,
+    masked_lm_loss,
+    unigram_perplexity,
+)
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
@@ -146,24 +152,29 @@ def _looks_like_path(name: str) -> bool:
 def build_model(config: RunConfig, tokenizer: Any) -> Any:
     """The masked-LM model a run trains (call inside `training_policies` and the strategy scope).
 
-    ``config.model == "embedded"``: a fresh `TFDistilBertForMaskedLM` sized by ``config.tiny_model``
-    with the tokenizer's vocabulary; otherwise `from_pretrained(config.model)` — a Hub id or a local
-    folder in Hub format. Notebook 04.
+    ``config.model``: ``"embedded"`` is the tiny general-language DistilBERT shipped in the package
+    (`data.EMBEDDED_MODEL_DIR`), ``"scratch"`` a fresh `TFDistilBertForMaskedLM` sized by
+    ``config.tiny_model`` with the tokenizer's vocabulary (how the shipped model was pre-trained),
+    anything else `from_pretrained(config.model)` — a Hub id or a local folder in Hub format.
+    Notebook 04.
     """
     from transformers import DistilBertConfig, TFAutoModelForMaskedLM, TFDistilBertForMaskedLM
 
-    if config.model == EMBEDDED:
+    from .data import EMBEDDED_MODEL_DIR
+
+    if config.model == SCRATCH:
         model_config = DistilBertConfig(
             vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **config.tiny_model
         )
         model = TFDistilBertForMaskedLM(model_config)
     else:
-        name = config.model
+        name = str(EMBEDDED_MODEL_DIR) if config.model == EMBEDDED else config.model
         path = Path(name).expanduser()
         if _looks_like_path(name) and not path.exists():
             raise FileNotFoundError(
                 f"model folder not found: {name!r}. Give a Hub model id (e.g. "
-                "'distilbert-base-uncased'), a folder saved with save_pretrained, or 'embedded'"
+                "'distilbert-base-uncased'), a folder saved with save_pretrained, 'embedded' or "
+                "'scratch'"
             )
         if path.is_dir() and not (path / "config.json").is_file():
             raise FileNotFoundError(
@@ -1042,6 +1053,12 @@ def _final_results(
         "train_rows": int(data.steps_per_epoch * config.batch_size),
         "eval_rows": int(len(data.eval_arrays["labels"])),
         "eval_masked_tokens": after.masked_tokens,
+        "unigram_perplexity": unigram_perplexity(
+            data.train_arrays["input_ids"],
+            data.eval_arrays["labels"],
+            model.config.vocab_size,
+            special_ids=data.spec.special_ids,
+        ),
         "epochs_completed": step // session.plan.steps_per_epoch,
         "global_step": step,
         "train_runtime_seconds": seconds,

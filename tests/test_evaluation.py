@@ -15,12 +15,14 @@ from mlm_helpers import runtime
 from mlm_helpers.evaluation import (
     IGNORE_INDEX,
     EvalResult,
+    check_adaptation,
     fill_mask,
     format_fill_mask,
     masked_lm_loss,
     masked_lm_loss_terms,
     perplexity,
     prediction_slots,
+    unigram_perplexity,
 )
 
 tf = runtime.import_tensorflow()
@@ -114,6 +116,67 @@ def test_perplexity_refuses_an_evaluation_set_without_masked_tokens():
         )
 
 
+def test_unigram_perplexity_by_hand():
+    train = np.array([[0, 2, 2, 3, 1]])  # [CLS] 2 2 3 [SEP] in a vocabulary of 4 ids
+    labels = np.array([[IGNORE_INDEX, 2, 3, IGNORE_INDEX]])
+    # without [CLS] (0) and [SEP] (1): 3 tokens counted, p(2) = (2+1)/(3+4), p(3) = (1+1)/(3+4);
+    # perplexity = (3/7 · 2/7) ** (-1/2)
+    assert unigram_perplexity(train, labels, 4, special_ids=(0, 1)) == pytest.approx(
+        7 / math.sqrt(6)
+    )
+    # counting them: p(2) = 3/9, p(3) = 2/9
+    assert unigram_perplexity(train, labels, 4) == pytest.approx(9 / math.sqrt(6))
+
+
+def eval_labels(data, vocab: int) -> np.ndarray:
+    """Labels with at least one scored token among some -100s."""
+    scored = data.draw(st.lists(st.integers(0, vocab - 1), min_size=1, max_size=30))
+    ignored = data.draw(st.integers(0, 10))
+    return np.array(data.draw(st.permutations(scored + [IGNORE_INDEX] * ignored)))
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.data(), vocab=st.integers(1, 60), copies=st.integers(0, 4))
+def test_unigram_perplexity_of_uniform_counts_is_the_vocabulary_size(data, vocab, copies):
+    train = np.repeat(np.arange(vocab), copies)  # every id `copies` times (none at all for 0)
+    result = unigram_perplexity(train, eval_labels(data, vocab), vocab)
+    assert result == pytest.approx(vocab, rel=1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(tokens=st.lists(st.integers(0, 40), min_size=1, max_size=200), extra=st.integers(0, 20))
+def test_unigram_perplexity_on_its_training_tokens_beats_uniform_guessing(tokens, extra):
+    """Scored on the tokens it counted, the model is never worse than guessing uniformly among
+    the `vocab_size` ids (equal when every id is equally common), and never below 1."""
+    vocab = max(tokens) + 1 + extra
+    result = unigram_perplexity(np.array(tokens), np.array(tokens), vocab)
+    assert 1.0 <= result <= vocab * (1 + 1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.data(), tokens=st.lists(st.integers(2, 30), max_size=100))
+def test_unigram_perplexity_ignores_special_tokens(data, tokens):
+    """[CLS] (0) and [SEP] (1) anywhere in the training ids change nothing when they are named."""
+    with_specials = list(tokens)
+    for special in data.draw(st.lists(st.sampled_from([0, 1]), max_size=20)):
+        with_specials.insert(data.draw(st.integers(0, len(with_specials))), special)
+    labels = eval_labels(data, 31)
+    assert unigram_perplexity(with_specials, labels, 31, special_ids=(0, 1)) == pytest.approx(
+        unigram_perplexity(tokens, labels, 31), rel=1e-12
+    )
+
+
+def test_unigram_perplexity_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="no scored tokens"):
+        unigram_perplexity([[5, 6]], [[IGNORE_INDEX, IGNORE_INDEX]], 10)
+    with pytest.raises(ValueError, match=r"vocab_size=7 is too small for token id 9.*len\(tok"):
+        unigram_perplexity([[9, 2]], [[2, IGNORE_INDEX]], 7)
+    with pytest.raises(ValueError, match="vocab_size=7 is too small for token id 8"):
+        unigram_perplexity([[2, 3]], [[8, IGNORE_INDEX]], 7)
+    with pytest.raises(ValueError, match="token id -3 is negative"):
+        unigram_perplexity([[2, -3]], [[2, IGNORE_INDEX]], 7)
+
+
 @given(positions=st.integers(1, 100_000), share=st.floats(0.01, 0.99))
 def test_prediction_slots_cover_the_expected_masks(positions, share):
     slots = prediction_slots(positions, share)
@@ -130,8 +193,17 @@ def tiny_model(embedded_tokenizer, make_tiny_mlm):
 @pytest.fixture(scope="module")
 def two_block_model(embedded_tokenizer, make_tiny_mlm):
     """Two transformer blocks (so one runs whole and the last one in part), no dropout (so a
-    training-mode forward pass is a function of the inputs)."""
-    return make_tiny_mlm(embedded_tokenizer, n_layers=2, seed=3, dropout=0.0, attention_dropout=0.0)
+    training-mode forward pass is a function of the inputs), weights 10 times wider than
+    DistilBERT's initializer: with the default 0.02 attention is almost uniform and the query
+    weights' gradients are 1e-5 of the whole gradient, too small for a comparison to notice them."""
+    return make_tiny_mlm(
+        embedded_tokenizer,
+        n_layers=2,
+        seed=3,
+        dropout=0.0,
+        attention_dropout=0.0,
+        initializer_range=0.2,
+    )
 
 
 def random_batch(vocab: int, seed: int, share: float, shape=(4, 64)):
@@ -163,24 +235,108 @@ def test_masked_positions_only_gives_the_full_loss(two_block_model, seed, share)
     assert float(fast_sum) == pytest.approx(float(full_sum), rel=1e-5, abs=1e-4)
 
 
+GRADIENT_TOLERANCE = 1e-4  # of the whole gradient's norm; float32 rounding gives about 1e-7
+ZERO_BY_CONSTRUCTION = "attention/k_lin/bias"  # its gradient is 0 in real arithmetic (see below)
+
+
+def loss_gradients(fast_model, model, inputs, labels) -> tuple[dict, dict]:
+    """Gradients of the fast path (`masked_lm_loss` of `fast_model`) and of the plain full-logits
+    loss of `model`, for every trainable weight of `model`, by weight name, in float64."""
+    weights = model.trainable_variables
+    with tf.GradientTape(persistent=True) as tape:
+        fast_sum, _ = masked_lm_loss(fast_model, inputs, labels, training=True)
+        full_sum, _ = masked_lm_loss_terms(labels, model(inputs, training=True).logits)
+
+    def by_name(loss) -> dict[str, np.ndarray]:
+        grads = tape.gradient(loss, weights, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return {
+            w.name: tf.convert_to_tensor(g).numpy().astype(np.float64)
+            for w, g in zip(weights, grads, strict=True)
+        }
+
+    return by_name(fast_sum), by_name(full_sum)
+
+
+def whole_norm(grads: dict[str, np.ndarray]) -> float:
+    """The norm of the gradient of all weights concatenated."""
+    return math.sqrt(sum(float(np.sum(g**2)) for g in grads.values()))
+
+
+def gradient_mismatch(
+    fast: dict[str, np.ndarray], full: dict[str, np.ndarray]
+) -> tuple[float, str]:
+    """The largest difference between the two gradients of one weight, ‖fast − full‖, as a share
+    of the norm of the whole `full` gradient, and that weight's name.
+
+    One scale for all weights: a weight whose gradient is 0 in real arithmetic (attention/k_lin/
+    bias) is not compared with its own float noise, and a weight whose gradient is wrong by more
+    than GRADIENT_TOLERANCE of the gradient as a whole is reported."""
+    assert fast.keys() == full.keys()
+    scale = whole_norm(full)
+    worst = max(full, key=lambda name: np.linalg.norm(fast[name] - full[name]))
+    return float(np.linalg.norm(fast[worst] - full[worst])) / scale, worst
+
+
 @pytest.mark.parametrize("share", [0.15, 0.6])  # the masked-positions branch, then the fallback
 def test_masked_positions_only_gives_the_full_gradients(two_block_model, share):
     """Training follows the fast path's gradients: they must equal those of the plain loss for
-    every weight, embeddings and the tied vocabulary projection included."""
+    every weight, embeddings and the tied vocabulary projection included.
+
+    Every weight takes part, with a gradient well above the tolerance (so a gradient the fast path
+    lost would be noticed), except the key biases: adding one bias to every key shifts all scores
+    of a query equally, which softmax ignores, so their gradient is 0 up to float noise."""
     inputs, labels = random_batch(two_block_model.config.vocab_size, 11, share)
-    weights = two_block_model.trainable_variables
-    with tf.GradientTape(persistent=True) as tape:
-        fast_sum, _ = masked_lm_loss(two_block_model, inputs, labels, training=True)
-        full_sum, _ = masked_lm_loss_terms(labels, two_block_model(inputs, training=True).logits)
-    fast = tape.gradient(fast_sum, weights)
-    full = tape.gradient(full_sum, weights)
-    assert len(fast) == len(full) == len(weights) > 20
-    for weight, a, b in zip(weights, fast, full, strict=True):
-        a, b = tf.convert_to_tensor(a).numpy(), tf.convert_to_tensor(b).numpy()
-        assert np.abs(b).max() > 0, weight.name  # every weight takes part in the loss
-        np.testing.assert_allclose(
-            a, b, rtol=1e-4, atol=1e-5 * np.abs(b).max(), err_msg=weight.name
+    fast, full = loss_gradients(two_block_model, two_block_model, inputs, labels)
+    assert len(full) == len(two_block_model.trainable_variables) > 20
+    scale = whole_norm(full)
+    for name, grad in full.items():
+        share_of_norm = np.linalg.norm(grad) / scale
+        if ZERO_BY_CONSTRUCTION in name:
+            assert share_of_norm < GRADIENT_TOLERANCE, name
+        else:
+            assert share_of_norm > 10 * GRADIENT_TOLERANCE, name
+    mismatch, worst = gradient_mismatch(fast, full)
+    assert mismatch < GRADIENT_TOLERANCE, f"{worst}: off by {mismatch:.2e} of the whole gradient"
+
+
+class LastBlockReplaced:
+    """`model` as `masked_lm_loss` sees it, with parts of its last block replaced: the fast path
+    then computes the masked positions with a broken last block, the model itself is unchanged."""
+
+    def __init__(self, model, **parts) -> None:
+        self._model = model
+        *blocks, last = model.distilbert.transformer.layer
+        names = ("attention", "sa_layer_norm", "ffn", "output_layer_norm")
+        broken = SimpleNamespace(**({name: getattr(last, name) for name in names} | parts))
+        self.distilbert = SimpleNamespace(
+            embeddings=model.distilbert.embeddings,
+            transformer=SimpleNamespace(layer=[*blocks, broken]),
         )
+
+    def __getattr__(self, name: str):  # the vocabulary head
+        return getattr(self._model, name)
+
+
+BROKEN_LAST_BLOCKS = {
+    "output layer norm skipped": lambda last: {"output_layer_norm": lambda x: x},
+    "feed-forward output 1% too large": lambda last: {
+        "ffn": lambda x, training: 1.01 * last.ffn(x, training=training)
+    },
+}
+
+
+@pytest.mark.parametrize("broken", list(BROKEN_LAST_BLOCKS))
+@pytest.mark.parametrize("share", [0.15, 0.6])
+def test_gradient_comparison_notices_a_broken_fast_path(two_block_model, share, broken):
+    """Control of the test above: the same comparison reports a fast path whose last block is
+    wrong at the masked positions, even by 1%."""
+    last = two_block_model.distilbert.transformer.layer[-1]
+    fast_model = LastBlockReplaced(two_block_model, **BROKEN_LAST_BLOCKS[broken](last))
+    inputs, labels = random_batch(two_block_model.config.vocab_size, 11, share)
+    mismatch, worst = gradient_mismatch(
+        *loss_gradients(fast_model, two_block_model, inputs, labels)
+    )
+    assert mismatch > GRADIENT_TOLERANCE, f"{broken} went unnoticed ({worst}: {mismatch:.2e})"
 
 
 def test_last_block_feed_forward_runs_on_the_slots_only(two_block_model):
@@ -247,3 +403,36 @@ def test_fill_mask_rejects_bad_prompts_and_top_k(tiny_model, embedded_tokenizer)
 def test_eval_result_prints_loss_and_perplexity():
     text = str(EvalResult(loss=2.0, perplexity=math.exp(2.0), masked_tokens=1234))
     assert "2.0000" in text and "7.39" in text and "1,234" in text
+
+
+def adaptation_results(before: float, after: float, top_before: str, top_after: str) -> dict:
+    prompt = "This is a great [MASK]."
+    return {
+        "perplexity_before": before,
+        "perplexity_after": after,
+        "fill_mask_before": {prompt: [{"token": top_before, "score": 0.3}]},
+        "fill_mask_after": {prompt: [{"token": top_after, "score": 0.6}]},
+    }
+
+
+def test_check_adaptation_states_the_claims_of_a_run_that_adapted():
+    assert check_adaptation(adaptation_results(40.0, 21.0, "deal", "movie"), min_gain=1.5)
+    claims = check_adaptation(adaptation_results(40.0, 12.0, "deal", "film"))
+    assert claims == [
+        "held-out perplexity fell at least 2-fold",
+        "'This is a great [MASK].': a general word before training, movie or film after it",
+    ]
+
+
+@pytest.mark.parametrize(
+    "results, message",
+    [
+        (adaptation_results(40.0, 21.0, "deal", "movie"), "less than the 2-fold"),
+        (adaptation_results(40.0, None, "deal", "movie"), "less than the 2-fold"),
+        (adaptation_results(40.0, 10.0, "movie", "movie"), "'movie' before"),
+        (adaptation_results(40.0, 10.0, "deal", "idea"), "'idea' after"),
+    ],
+)
+def test_check_adaptation_names_the_claim_that_failed(results, message):
+    with pytest.raises(AssertionError, match=message):
+        check_adaptation(results)

@@ -323,6 +323,24 @@ def test_perplexity_figure_with_reference_line(run_dir: Path):
     assert list(reference.get_ydata()) == [3640.0, 3640.0]
     assert "before training" in reference.get_label()
     assert ax.get_yscale() == "log"  # 3640 vs ~100: a factor > 10
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not any("unigram" in text for text in legend)  # RESULTS has no unigram_perplexity
+
+
+def test_perplexity_figure_with_unigram_baseline(tmp_path: Path):
+    results = {**RESULTS, "unigram_perplexity": 131.37}
+    ax = plot_perplexity(write_run(tmp_path / "r", results=results)).axes[0]
+    per_epoch, before, unigram = ax.get_lines()
+    assert list(unigram.get_ydata()) == [131.37, 131.37]
+    assert unigram.get_linestyle() == ":"
+    label = "unigram baseline (word frequencies only): 131"
+    assert unigram.get_label() == label
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == label
+    # the baseline counts in the choice of scale: ~2 per epoch vs 131 is a factor > 10
+    epochs = [{"epoch": 1, "eval_loss": 1.0}, {"epoch": 2, "eval_loss": 0.5}]
+    results = {"unigram_perplexity": 131.37}
+    ax = plot_perplexity(write_run(tmp_path / "s", epochs=epochs, results=results)).axes[0]
+    assert len(ax.get_lines()) == 2 and ax.get_yscale() == "log"
 
 
 def test_perplexity_falls_back_to_exp_eval_loss_and_stays_linear(tmp_path: Path):

@@ -88,19 +88,31 @@ def test_environment_yml_agrees_with_pyproject_and_constraints():
     assert pyproject["project"]["requires-python"] == ">=3.10" and python >= "python=3.10"
 
 
-def test_shipped_corpus_is_reproducible(tmp_path):
-    from mlm_helpers.corpus.build import build
-    from mlm_helpers.data import EMBEDDED_DIR, EMBEDDED_VOCAB
+def test_shipped_corpus_and_tokenizer_are_reproducible(tmp_path):
+    """`python -m tools.embedded.build corpus` and `... vocab` rebuild the shipped files exactly."""
+    from mlm_helpers.data import EMBEDDED_DIR, EMBEDDED_MODEL_DIR
+    from tools.embedded.build import build_reviews, build_vocab
 
-    build(tmp_path)
-    for shipped in sorted((EMBEDDED_DIR / "data").glob("*.parquet")):
-        rebuilt = tmp_path / "imdb-mini" / "data" / shipped.name
-        assert rebuilt.read_bytes() == shipped.read_bytes(), f"{shipped.name} differs when rebuilt"
-    assert (tmp_path / "tokenizer" / "vocab.txt").read_text() == EMBEDDED_VOCAB.read_text()
+    build_reviews(tmp_path / "reviews")
+    shipped = sorted((EMBEDDED_DIR / "data").glob("*.parquet"))
+    assert [p.name for p in shipped] == sorted(
+        p.name for p in (tmp_path / "reviews/data").iterdir()
+    )
+    for path in shipped:
+        rebuilt = tmp_path / "reviews" / "data" / path.name
+        assert rebuilt.read_bytes() == path.read_bytes(), f"{path.name} differs when rebuilt"
+    build_vocab(tmp_path / "model")
+    for rebuilt in sorted((tmp_path / "model").iterdir()):
+        shipped_file = EMBEDDED_MODEL_DIR / rebuilt.name
+        assert rebuilt.read_bytes() == shipped_file.read_bytes(), f"{rebuilt.name} differs"
 
 
 def test_shipped_files_are_small():
-    from mlm_helpers.data import EMBEDDED_DIR, EMBEDDED_VOCAB
+    from mlm_helpers.data import EMBEDDED_DIR, EMBEDDED_MODEL_DIR
 
-    size = sum(p.stat().st_size for p in EMBEDDED_DIR.rglob("*") if p.is_file())
-    assert size + EMBEDDED_VOCAB.stat().st_size < 3 * 2**20
+    def size(folder: Path) -> int:
+        return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+    assert size(EMBEDDED_DIR) < 3 * 2**20
+    assert (EMBEDDED_MODEL_DIR / "tf_model.h5").is_file()
+    assert size(EMBEDDED_MODEL_DIR) <= 10 * 2**20

@@ -23,8 +23,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlm_helpers import publishing
-from mlm_helpers.config import RunConfig, embedded_profile, hub_profile
+from mlm_helpers import data, publishing
+from mlm_helpers.config import EMBEDDED, SCRATCH, RunConfig, embedded_profile, hub_profile
 from mlm_helpers.paths import project_root
 from mlm_helpers.publishing import (
     PublishError,
@@ -265,20 +265,151 @@ def test_card_metadata_of_hub_profile(hub_run):
     assert "model-index" in data.to_dict()
 
 
-def test_card_of_embedded_profile_has_no_hub_ids_and_says_so(tmp_path, saved_model_dir):
-    tiny = {**embedded_profile().tiny_model, "n_layers": 2, "dim": 48}
+def _prose(text: str) -> str:
+    """The card with every run of whitespace made one space, so that a phrase is found even where
+    the card wraps it onto two lines."""
+    return " ".join(text.split())
+
+
+def test_card_of_embedded_profile_has_no_hub_ids_and_says_so(tmp_path, saved_model_dir, tokenizer):
+    # tiny_model sizes "scratch" models only: the embedded model's shape must come from the saved
+    # model (2 layers, width 32, the fixture tokenizer's vocabulary), never from these numbers
+    tiny = {**embedded_profile().tiny_model, "n_layers": 5, "dim": 48}
     config = embedded_profile(run_name="emb", epochs=5, max_reviews=500, tiny_model=tiny)
     # (the run stopped after 3 epochs)
     run = make_run(tmp_path / "runs", config, saved_model_dir)
     card = build_model_card(run)
-    assert card.data.base_model is None and card.data.datasets is None
-    assert card.data.eval_results[0].dataset_type == "embedded-review-corpus"
+    assert card.data.base_model is None and card.data.datasets is None  # no Hub id to invent
+    assert "domain-adaptation" in card.data.tags
+    [result] = card.data.eval_results
+    assert result.dataset_type == "embedded-review-corpus" and "imdb-mini" in result.dataset_name
     assert "- num_epochs: 5 (3 completed)" in card.text.splitlines()
     assert "Reviews per split: 500 (sampled with seed 42)" in card.text
-    assert "embedded in `mlm_helpers`" in card.text
-    assert "tiny DistilBERT (2 layers, width 48)" in card.text
-    assert "teaching artefact" in card.text
-    assert "<your-username>/emb" in card.text  # usage snippet without a repo id
+    text = _prose(card.text)
+    assert (
+        "a version of `distilbert-tiny-general`, the tiny general-language DistilBERT "
+        f"(2 layers, width 32, {len(tokenizer)}-token vocabulary)" in text
+    )
+    assert "5 layers" not in text and "width 48" not in text
+    assert "<your-username>/emb" in text  # usage snippet without a repo id
+
+
+@pytest.mark.parametrize(
+    "model, shipped, expected",
+    [
+        (
+            EMBEDDED,
+            {"n_layers": 3, "dim": 64, "vocab_size": 4000},
+            "DistilBERT (3 layers, width 64, 4,000-token vocabulary) that `mlm_helpers` pre-trained",
+        ),
+        (EMBEDDED, None, "the tiny general-language DistilBERT that `mlm_helpers` pre-trained"),
+        (SCRATCH, None, "a tiny DistilBERT (5 layers, width 48) trained from scratch"),
+    ],
+    ids=["embedded-shipped-config", "embedded-no-config", "scratch-tiny-model"],
+)
+def test_card_shape_of_a_run_without_a_saved_model_config(
+    tmp_path, saved_model_dir, monkeypatch, model, shipped, expected
+):
+    """Without <run>/model/config.json: an embedded model has the shape of the shipped model it
+    adapted (or none is claimed), a scratch model the shape `tiny_model` gave it."""
+    shipped_dir = tmp_path / "shipped" / "distilbert-tiny-general"
+    shipped_dir.mkdir(parents=True)
+    if shipped is not None:
+        (shipped_dir / "config.json").write_text(json.dumps(shipped))
+    monkeypatch.setattr(data, "EMBEDDED_MODEL_DIR", shipped_dir)
+    tiny = {**embedded_profile().tiny_model, "n_layers": 5, "dim": 48}
+    config = embedded_profile(run_name="shape", model=model, tiny_model=tiny)
+    run = make_run(tmp_path / "runs", config, saved_model_dir)
+    (run / "model" / "config.json").unlink()
+    text = _prose(build_model_card(run).text)
+    assert expected in text
+    if model == EMBEDDED:
+        assert "width 48" not in text
+
+
+def test_write_model_card_reads_the_shape_from_the_folder_it_writes_to(
+    tmp_path, saved_model_dir, monkeypatch, tokenizer
+):
+    monkeypatch.setattr(data, "EMBEDDED_MODEL_DIR", tmp_path / "no-shipped-model")
+    run = make_run(tmp_path / "runs", embedded_profile(run_name="elsewhere"), saved_model_dir)
+    (run / "model" / "config.json").unlink()  # the model now lives only in `folder`
+    folder = shutil.copytree(saved_model_dir, tmp_path / "hub-folder")
+    text = _prose(write_model_card(run, folder).read_text())
+    assert f"(2 layers, width 32, {len(tokenizer)}-token vocabulary)" in text
+
+
+# What the card of each kind of run must say about the model and its data, and must never say.
+_GENERATED_CORPUS = [
+    "Limitations and biases: the corpus holds no real person's opinion. The project generated it "
+    "from word lists and sentence patterns, so its texts are short and repetitive",
+    "carries the patterns its templates were written with",
+    "not the biases of real reviewers",
+]
+_REAL_REVIEWS = ["Limitations and biases: user reviews are informal", "mostly American films"]
+_WORDING = {
+    "hub": (
+        HUB_CONFIG,
+        [
+            "a version of [distilbert-base-uncased](https://huggingface.co/distilbert-base-uncased)"
+            " whose masked-language-model pre-training was continued on movie reviews",
+            "This is *domain adaptation*: the model keeps its general knowledge of English",
+            "user reviews of films and TV shows (IMDB)",
+            *_REAL_REVIEWS,
+        ],
+        ["from scratch", "teaching artefact", "word lists", "general-domain"],
+    ),
+    "embedded": (
+        embedded_profile(run_name="emb"),
+        [
+            "pre-trained with masked-language modelling on generated general-domain text",
+            "whose masked-language-model training was continued (adapted) on the generated movie "
+            "reviews of `imdb-mini`",
+            "This is *domain adaptation*: the model keeps its general knowledge of English",
+            "beyond them comes from its pre-training on an equally small generated general-domain",
+            "The same holds for the generated general-domain text it was pre-trained on.",
+            "A teaching artefact.",
+            *_GENERATED_CORPUS,
+        ],
+        ["from scratch", "American", "IMDB", "user reviews", "Reviews of popular"],
+    ),
+    "scratch": (
+        embedded_profile(run_name="scr", model=SCRATCH),
+        [
+            "trained from scratch with masked-language modelling on the generated review corpus",
+            "It started from random weights, so this is not domain adaptation",
+            "It was trained from scratch, so it knows nothing but its training text.",
+            "A teaching artefact.",
+            *_GENERATED_CORPUS,
+        ],
+        ["keeps its general knowledge", "*domain adaptation*:", "pre-train", "American", "IMDB"],
+    ),
+    "hub model on the generated corpus": (
+        hub_profile(run_name="hub-gen", dataset=EMBEDDED),
+        [
+            "keeps its general knowledge of English",
+            "The model keeps whatever biases its base model learned from real text.",
+            *_GENERATED_CORPUS,
+        ],
+        ["from scratch", "teaching artefact", "American", "IMDB", "The same holds for"],
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(_WORDING))
+def test_card_wording_is_true_of_each_kind_of_run(kind, tmp_path, saved_model_dir):
+    config, says, never = _WORDING[kind]
+    text = _prose(build_model_card(make_run(tmp_path / "runs", config, saved_model_dir)).text)
+    for phrase in says:
+        assert phrase in text, phrase
+    for phrase in never:
+        assert phrase not in text, phrase
+
+
+def test_card_metadata_of_a_scratch_model_names_no_base_model(tmp_path, saved_model_dir):
+    config = embedded_profile(run_name="scr", model=SCRATCH)
+    data_ = build_model_card(make_run(tmp_path / "runs", config, saved_model_dir)).data
+    assert data_.base_model is None  # "scratch" is no Hub id
+    assert "domain-adaptation" not in data_.tags and "masked-lm" in data_.tags
 
 
 def _table_rows(text: str, header_start: str) -> list[list[str]]:

@@ -12,7 +12,7 @@ learning masked-LM fine-tuning on reviews:
 - a few exact duplicates and some ratings such as "7/10", like real review dumps.
 
 It is deterministic: the same seed and sizes give the same corpus, byte for byte. The shipped parquet
-files are rebuilt with ``python -m mlm_helpers.corpus.build`` (see `build.py`).
+files are rebuilt with ``python -m tools.embedded.build corpus`` (see `build.py`).
 """
 
 from __future__ import annotations
@@ -222,6 +222,8 @@ OPENERS = {
         "I went in with low expectations and {title} {vintens} surprised me.",
         "This is one of the best {genre} movies I have seen in years.",
         "{title} is a {pos_noun} of the {genre} genre.",
+        "This is a {pos_adj} {film}.",
+        "This is a {pos_adj} {film} with a {pos_adj2} {aspect}.",
     ],
     0: [
         "I {neg_verb} {title}.",
@@ -230,6 +232,8 @@ OPENERS = {
         "I had high hopes for {title}, but it {vintens} disappointed me.",
         "This is one of the worst {genre} movies I have seen in years.",
         "{title} is a {neg_noun} from start to finish.",
+        "This is a {neg_adj} {film}.",
+        "This is a {neg_adj} {film} with a {neg_adj2} {aspect}.",
     ],
 }
 PLOT = [
@@ -281,6 +285,7 @@ CLOSERS = {
         "A must-see for every fan of {genre}.",
         "I will watch it again soon.",
         "{rating}/10.",
+        "All in all, this is a {pos_adj} {film}.",
     ],
     0: [
         "I would not recommend this movie to anyone.",
@@ -289,6 +294,7 @@ CLOSERS = {
         "Not even fans of {genre} will enjoy this.",
         "I will never watch it again.",
         "{rating}/10.",
+        "All in all, this is a {neg_adj} {film}.",
     ],
 }
 ASIDES = [
@@ -327,14 +333,19 @@ class _Review:
     def fill(self, pattern: str) -> str:
         rng, fields = self.rng, dict(self.fields)
         aspect, aspect2 = rng.sample(ASPECTS, 2)
+        pos_adj, pos_adj2 = rng.sample(POS_ADJ, 2)
+        neg_adj, neg_adj2 = rng.sample(NEG_ADJ, 2)
         fields.update(
             aspect=aspect,
             aspect2=aspect2,
             role=rng.choice(ROLES),
             intens=rng.choice(INTENSIFIERS),
             vintens=rng.choice(VERB_INTENSIFIERS),
-            pos_adj=rng.choice(POS_ADJ),
-            neg_adj=rng.choice(NEG_ADJ),
+            pos_adj=pos_adj,
+            pos_adj2=pos_adj2,
+            neg_adj=neg_adj,
+            neg_adj2=neg_adj2,
+            film=rng.choice(("movie", "film")),
             pos_noun=rng.choice(POS_NOUN),
             neg_noun=rng.choice(NEG_NOUN),
             pos_verb=rng.choice(POS_VERB),
