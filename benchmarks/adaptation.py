@@ -10,7 +10,8 @@ the notebooks make on any machine:
 - the run takes at most `--max-steps` optimizer steps (1,312: half the 2,625 of the from-scratch run
   this profile replaced).
 
-Run from the repository root: ``.venv/bin/python benchmarks/adaptation.py [--seeds 42 1 2 3 4]``.
+Run from the repository root: ``.venv/bin/python benchmarks/adaptation.py [--seeds 42 1 2 3 4]
+[--set epochs=2 ...]`` (``--set`` changes the profile's fields, to try other settings).
 About 2 minutes per seed on a 2-core CPU. Exits 1 when a claim fails.
 """
 
@@ -21,14 +22,17 @@ import sys
 import tempfile
 import time
 
+from mlm_helpers.cli import parse_overrides
 from mlm_helpers.config import embedded_profile
 from mlm_helpers.evaluation import ADAPTATION_PROMPT, DOMAIN_WORDS, check_adaptation
 
 
-def run_seed(seed: int, runs_dir: str, min_gain: float) -> dict:
+def run_seed(seed: int, runs_dir: str, min_gain: float, overrides: dict) -> dict:
     from mlm_helpers.training import fine_tune
 
-    config = embedded_profile(seed=seed, runs_dir=runs_dir, run_name=f"seed-{seed}")
+    config = embedded_profile(
+        **{**overrides, "seed": seed, "runs_dir": runs_dir, "run_name": f"seed-{seed}"}
+    )
     start = time.perf_counter()
     results = fine_tune(config, verbose=0).results
     top = {
@@ -59,9 +63,13 @@ def main() -> int:
     parser.add_argument("--min-gain", type=float, default=2.0)
     parser.add_argument("--max-spread", type=float, default=1.10)
     parser.add_argument("--max-steps", type=int, default=1312)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", help="RunConfig overrides"
+    )
     args = parser.parse_args()
+    overrides = parse_overrides(args.set)
     with tempfile.TemporaryDirectory() as runs_dir:
-        rows = [run_seed(seed, runs_dir, args.min_gain) for seed in args.seeds]
+        rows = [run_seed(seed, runs_dir, args.min_gain, overrides) for seed in args.seeds]
     print(
         "\n| seed | steps | perplexity before | after | gain | unigram | top-1 before | "
         "top-1 after | seconds |\n|---|---|---|---|---|---|---|---|---|"

@@ -602,10 +602,11 @@ def _four(value: float) -> str:
 def epoch_table_markdown(history: Run | Mapping[str, Any]) -> str:
     """The per-epoch results table in the original model card's format.
 
-    Header `| Train Loss | Validation Loss | Epoch |`, losses with 4 decimals ("N/A" if missing),
-    and epochs numbered **from 0** as the original card (made by transformers' Keras callback)
-    numbered them: its row "Epoch 0" is history.json's epoch 1. Takes history.json's content or a
-    `Run`. Raises ValueError when no epoch is complete. Used in notebooks 05 and 06 (model card).
+    Header `| Train Loss | Validation Loss | Epoch |`, losses with 4 decimals ("N/A" if missing).
+    Epochs are numbered from 1, as in history.json and on the x axis of `plot_epoch_loss`, where 0
+    is the evaluation before training (the original card, written by transformers' Keras
+    callback, numbered them from 0). Takes history.json's content or a `Run`. Raises ValueError
+    when no epoch is complete. Used in notebooks 05 and 06 (model card).
     """
     epochs = _as_history(history)["epochs"]
     if not epochs:
@@ -617,7 +618,7 @@ def epoch_table_markdown(history: Run | Mapping[str, Any]) -> str:
         (
             _four(_number(r.get("train_loss"))),
             _four(_number(r.get("eval_loss"))),
-            str(r["epoch"] - 1),
+            str(r["epoch"]),
         )
         for r in epochs
     ]

@@ -453,7 +453,9 @@ def test_prepare_chunks_errors(small_config, small_reviews, tokenizer):
         )
     tiny = dict(small_config.tiny_model, max_position_embeddings=32)
     with pytest.raises(ValueError, match="maximum of 32 positions"):
-        prepare_chunks(small_config.replace(tiny_model=tiny), tokenizer, small_reviews)
+        prepare_chunks(
+            small_config.replace(model="scratch", tiny_model=tiny), tokenizer, small_reviews
+        )
 
 
 def test_no_tensorflow_import():

@@ -418,9 +418,9 @@ def test_epoch_table_markdown_exact():
     assert table == (
         "| Train Loss | Validation Loss | Epoch |\n"
         "|:----------:|:---------------:|:-----:|\n"
-        "| 6.9000     | 5.8000          | 0     |\n"
-        "| 5.0000     | 4.6000          | 1     |\n"
-        "| 4.4000     | 4.7000          | 2     |\n"
+        "| 6.9000     | 5.8000          | 1     |\n"
+        "| 5.0000     | 4.6000          | 2     |\n"
+        "| 4.4000     | 4.7000          | 3     |\n"
     )
 
 
@@ -435,8 +435,8 @@ def test_epoch_table_from_run_with_missing_value_and_unsorted_epochs(run_dir: Pa
         }
     )
     assert table.splitlines()[2:] == [
-        "| 3.0000     | 2.5000          | 0     |",
-        "| 2.4360     | N/A             | 1     |",
+        "| 3.0000     | 2.5000          | 1     |",
+        "| 2.4360     | N/A             | 2     |",
     ]
 
 
@@ -448,7 +448,7 @@ def test_epoch_table_has_one_row_per_epoch(losses):
     assert len(rows) == len(losses)
     for i, (row, (t, v)) in enumerate(zip(rows, losses, strict=True)):
         cells = [c.strip() for c in row.strip("|").split("|")]
-        assert cells == [f"{t:.4f}", f"{v:.4f}", str(i)]
+        assert cells == [f"{t:.4f}", f"{v:.4f}", str(i + 1)]
 
 
 def test_fill_mask_table_markdown_exact(run_dir: Path):

@@ -425,9 +425,9 @@ def _table_rows(text: str, header_start: str) -> list[list[str]]:
 
 def test_card_body_matches_config_history_and_results(hub_run):
     text = build_model_card(hub_run, repo_id="someone/distilbert-imdb-test").text
-    # per-epoch table, numbered from 0 like the original card
+    # per-epoch table, epochs numbered from 1 as in history.json and the loss figure
     expected = [
-        [f"{e['train_loss']:.4f}", f"{e['eval_loss']:.4f}", str(e["epoch"] - 1)]
+        [f"{e['train_loss']:.4f}", f"{e['eval_loss']:.4f}", str(e["epoch"])]
         for e in HISTORY["epochs"]
     ]
     assert _table_rows(text, "| Train Loss") == expected

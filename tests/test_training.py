@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from mlm_helpers import runtime
 from mlm_helpers.cli import parse_overrides, parse_value
-from mlm_helpers.config import RunConfig, embedded_profile, get_config
-from mlm_helpers.evaluation import masked_lm_loss
+from mlm_helpers.config import SCRATCH, RunConfig, embedded_profile, get_config
+from mlm_helpers.evaluation import DOMAIN_WORDS, fill_mask, masked_lm_loss
 from mlm_helpers.training import (
     ResumeError,
     SimulatedDisconnect,
@@ -69,6 +69,7 @@ def tiny_config(runs_dir: Path, **changes) -> RunConfig:
         epochs=2,
         learning_rate=5e-3,
         warmup=0.1,
+        model=SCRATCH,
         tiny_model=TINY_MODEL,
         train_chunks=64,
         eval_chunks=16,
@@ -508,7 +509,8 @@ def test_mirrored_strategy_on_two_logical_cpus_trains(tmp_path):
         from mlm_helpers.training import fine_tune
         config = embedded_profile(runs_dir={str(tmp_path)!r}, run_name="mirrored", chunk_size=32,
                                   batch_size=8, epochs=1, learning_rate=5e-3, max_reviews=60,
-                                  train_chunks=64, eval_chunks=16, tiny_model={TINY_MODEL!r},
+                                  train_chunks=64, eval_chunks=16, model="scratch",
+                                  tiny_model={TINY_MODEL!r},
                                   strategy="mirrored", fill_mask_prompts=("a [MASK].",))
         result = fine_tune(config, verbose=0)
         print(json.dumps({{k: result.results[k] for k in
@@ -526,7 +528,7 @@ def test_cli_trains_end_to_end(tmp_path):
     command = (
         "-m mlm_helpers train --profile embedded --epochs 1 --run-name cli --set max_reviews=40"
     )
-    sets = "chunk_size=32 train_chunks=32 eval_chunks=8".split()
+    sets = "chunk_size=32 train_chunks=32 eval_chunks=8 model=scratch".split()
     done = run_python(
         "",
         *command.split(),
@@ -589,3 +591,31 @@ def test_ensure_run_trains_only_when_no_finished_run_exists(
     assert ensure_run(config) == run_dir  # finished: nothing is trained again
     assert (run_dir / "all_results.json").stat().st_mtime_ns == stamp
     assert capsys.readouterr().out == ""
+
+
+def test_the_embedded_model_is_the_shipped_general_model(embedded_tokenizer):
+    """model="embedded" loads the pre-trained folder shipped in the package (not a fresh model),
+    and what it knows is general language: general prompts get the general corpus' words, and the
+    review prompt of notebook 04 gets a general word, not a film word, before any adaptation."""
+    from tools.embedded import general
+
+    from mlm_helpers.data import EMBEDDED_MODEL_DIR
+
+    with training_policies("float32"):
+        model = build_model(embedded_profile(), embedded_tokenizer)
+    shipped = json.loads((EMBEDDED_MODEL_DIR / "config.json").read_text())
+    assert model.config.n_layers == shipped["n_layers"] and model.config.dim == shipped["dim"]
+    assert model.config.vocab_size == len(embedded_tokenizer)
+    prompts = {
+        "This is a great [MASK].": general.GREAT_NOUNS,
+        "I would recommend this [MASK] to anyone.": general.RECOMMEND,
+        "The weather was [MASK] for the whole trip.": general.GOOD,
+    }
+    predictions = fill_mask(model, embedded_tokenizer, list(prompts), top_k=3)
+    for prompt, words in prompts.items():
+        top = [p["token"] for p in predictions[prompt]]
+        assert top[0] in words, (prompt, top)
+        assert not set(top) & set(DOMAIN_WORDS), (prompt, top)
+    fresh = embedded_profile(model=SCRATCH, tiny_model={**RunConfig().tiny_model, "n_layers": 1})
+    with training_policies("float32"):
+        assert build_model(fresh, embedded_tokenizer).config.n_layers == 1

@@ -31,6 +31,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mlm_helpers.config import RunConfig
 from mlm_helpers.data import EMBEDDED_DIR, EMBEDDED_MODEL_DIR, clean_text
 
 from . import general, reviews
@@ -40,24 +41,36 @@ MIN_COUNT = 15  # a word seen fewer times in the vocabulary text is split into p
 REVIEW_SHARE = 10  # every REVIEW_SHARE-th review goes into the vocabulary text
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 GENERAL_DOCUMENTS = {"train": 40_000, "test": 2_000}
-PRETRAIN = {  # RunConfig fields of the pre-training run (the rest: RunConfig's defaults)
-    "run_name": "distilbert-tiny-general",
-    "model": "scratch",
+# The pre-training run, in two phases as BERT's was: short chunks first, then full-length ones.
+# Measured here (2 cores): from scratch on 128-token chunks, the tiny model sits on the
+# word-frequency plateau (perplexity ≈ 75-120 on general text) for thousands of steps; on 32-token
+# chunks with initializer_range 0.1 it leaves it within ~500 steps and ends at perplexity ≈ 2.1.
+# Phase 2 then teaches the positions 32-127 on 128-token chunks.
+PRETRAIN = {  # RunConfig fields shared by both phases (the rest: RunConfig's defaults)
     "train_splits": ("train",),
     "eval_split": "test",
     "train_chunks": None,
     "eval_chunks": 500,
-    "batch_size": 32,
-    "learning_rate": 3e-3,
     "warmup": 0.05,
-    "epochs": 4,
     "seed": 0,
+    "tiny_model": {**RunConfig().tiny_model, "initializer_range": 0.1},
     "fill_mask_prompts": (
         "This is a great [MASK].",
-        "I would [MASK] this hotel to anyone.",
+        "I would recommend this [MASK] to anyone.",
         "The [MASK] was cold and the bread was fresh.",
     ),
 }
+PHASES = (
+    {
+        "run_name": "phase-1",
+        "model": "scratch",
+        "chunk_size": 32,
+        "batch_size": 32,
+        "learning_rate": 3e-3,
+        "epochs": 1,
+    },
+    {"run_name": "phase-2", "chunk_size": 128, "batch_size": 8, "learning_rate": 2e-3, "epochs": 2},
+)
 SHIPPED = ("config.json", "tf_model.h5")  # what the run's model/ folder adds to the vocabulary
 
 
@@ -184,25 +197,27 @@ miniature of adapting `distilbert-base-uncased` to IMDB. It knows nothing beyond
 
 Held-out perplexity on general text: {perplexity:.2f}. "This is a great [MASK]." → {great}.
 
-Rebuilt by `python -m tools.embedded.build pretrain` ({epochs} epochs, batch {batch_size}, peak
-learning rate {learning_rate:g}, seed {seed}).
+Rebuilt by `python -m tools.embedded.build pretrain`: {phases}; seed {seed}.
 """
 
 
 def pretrain(out: Path = EMBEDDED_MODEL_DIR) -> dict:
-    """Pre-train the tiny model on the general corpus and ship it into `out` (next to its vocab)."""
-    import mlm_helpers  # noqa: F401  (selects Keras 2 before TensorFlow loads)
-    from mlm_helpers.config import RunConfig
+    """Pre-train the tiny model on the general corpus (`PHASES`) and ship it into `out`, next to
+    its vocabulary. Returns the last phase's results."""
     from mlm_helpers.training import fine_tune
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        config = RunConfig(
-            **PRETRAIN, dataset=str(write_general_corpus(tmp / "general")), runs_dir=str(tmp)
-        )
-        result = fine_tune(config, deterministic=True)
+        dataset = str(write_general_corpus(tmp / "general"))
+        model = None
+        for phase in PHASES:
+            fields = {**PRETRAIN, **phase, "dataset": dataset, "runs_dir": str(tmp)}
+            if model is not None:  # continue from the previous phase's weights
+                fields["model"] = model
+            result = fine_tune(RunConfig(**fields), deterministic=True)
+            model = str(result.run_dir / "model")
         for name in SHIPPED:
-            shutil.copyfile(result.run_dir / "model" / name, out / name)
+            shutil.copyfile(Path(model) / name, out / name)
         results = result.results
     model_config = json.loads((out / "config.json").read_text())
     great = results["fill_mask_after"][PRETRAIN["fill_mask_prompts"][0]]
@@ -215,7 +230,12 @@ def pretrain(out: Path = EMBEDDED_MODEL_DIR) -> dict:
             documents=GENERAL_DOCUMENTS["train"],
             perplexity=results["perplexity_after"],
             great=", ".join(p["token"] for p in great),
-            **{k: PRETRAIN[k] for k in ("epochs", "batch_size", "learning_rate", "seed")},
+            phases="; ".join(
+                f"{p['epochs']} epoch(s) of {p['chunk_size']}-token chunks, batch "
+                f"{p['batch_size']}, peak learning rate {p['learning_rate']:g}"
+                for p in PHASES
+            ),
+            seed=PRETRAIN["seed"],
         )
     )
     return results
