@@ -484,7 +484,7 @@ def test_card_uses_the_last_record_of_a_resumed_epoch(tmp_path, saved_model_dir)
     }
     run = make_run(tmp_path / "runs", HUB_CONFIG, saved_model_dir, history=history)
     rows = _table_rows(build_model_card(run).text, "| Train Loss")
-    assert [r[2] for r in rows] == ["0", "1", "2"] and rows[1][0] == "4.5000"
+    assert [r[2] for r in rows] == ["1", "2", "3"] and rows[1][0] == "4.5000"
 
 
 def test_card_of_unfinished_run_has_no_results_tables(tmp_path, saved_model_dir):

@@ -11,7 +11,8 @@ the reviews' function words and some of their sentence frames, with other object
 
 so that after pre-training the model completes "This is a great [MASK]." with general words (deal,
 idea, day, ...) and adaptation has something to move. Words of the film world occur, as they do in
-general text ("we watched a movie on Friday"), but rarely.
+general text ("we watched a movie on Friday", "the plot of the novel", "the director of the museum"),
+but in other senses and far less often than in reviews.
 
 Deterministic: the same seed and size give the same documents. Built by `tools/embedded/build.py`.
 """
@@ -242,6 +243,11 @@ OFFICIALS = [
     "the company",
     "the police",
 ]
+INSTITUTIONS = ["museum", "theatre", "library", "gallery", "opera house", "art school"]
+WORKS = ["novel", "play", "opera", "book", "short story", "musical"]
+SHOWS = ["concert", "play", "exhibition", "opera", "musical", "dance show"]
+CULTURE_EVENTS = ["exhibition", "festival", "season", "series of talks", "open day"]
+SUBJECTS = ["a young nurse", "two brothers", "a retired teacher", "a lonely sailor", "a family"]
 WEATHER = ["rain", "snow", "sunshine", "wind", "fog", "storms", "heat"]
 JOBS = ["meeting", "report", "project", "interview", "deadline", "presentation", "shift"]
 GOOD = [
@@ -374,6 +380,23 @@ TEMPLATES: dict[str, list[str]] = {
         "It was the best {sport} season in years.",
         "I would recommend this {recommend} to anyone who likes {sport}.",
     ],
+    # Arts and culture news: the words of the film world in general use (a museum's director, a
+    # novel's plot, an acting class), as in the encyclopaedia and news text a real BERT reads.
+    "culture": [
+        "The director of the {institution} announced a new {event} for {month}.",
+        "The plot of the {work} follows {subject} in {city}.",
+        "{name} teaches an acting class at the {institution} on {day}.",
+        "The {work} was adapted for the stage, and the cast rehearsed for months.",
+        "Tickets for the {show} in {city} sold out in a day.",
+        "The soundtrack of the {show} was recorded by a local orchestra.",
+        "The {show} was {intens} {good} and the music was {good2}.",
+        "Critics praised the story, the script and the ending of the {work}.",
+        "The film festival in {city} opens on {day} with a documentary about {topic}.",
+        "Every scene of the {show} was filmed in {city}.",
+        "The performance of the young actor surprised the audience.",
+        "The {institution} will show an old movie about {sport} every {day}.",
+        "This is a great {great} for the arts in {city}, {official} said.",
+    ],
     "weather": [
         "It rained all day in {city}.",
         "The {weather} will continue until {day}.",
@@ -428,6 +451,11 @@ def _fill(rng: random.Random, pattern: str) -> str:
         bad=rng.choice(BAD),
         film=rng.choice(FILM_WORDS),
         intens=rng.choice(INTENS),
+        institution=rng.choice(INSTITUTIONS),
+        work=rng.choice(WORKS),
+        show=rng.choice(SHOWS),
+        event=rng.choice(CULTURE_EVENTS),
+        subject=rng.choice(SUBJECTS),
     )
     return sentence[0].upper() + sentence[1:]
 
