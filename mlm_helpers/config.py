@@ -57,8 +57,8 @@ class RunConfig:
     tokenizer: str | None = (
         None  # None: the model's own ("embedded" and "scratch": the shipped WordPiece vocab)
     )
-    # The architecture of a model="scratch" run: the shipped model was pre-trained with these
-    # values (tools/embedded/build.py); tests use smaller ones.
+    # The architecture of a model="scratch" run. The shipped model has this shape (pre-trained by
+    # tools/embedded/build.py, which also widens the initial weights); tests use smaller ones.
     tiny_model: dict[str, Any] = field(
         default_factory=lambda: {
             "n_layers": 3,

@@ -191,8 +191,8 @@ FOODS = [
     "fish",
     "pie",
     "stew",
-    "noodles",
-    "cookies",
+    "noodle soup",
+    "apple pie",
     "omelette",
 ]
 INGREDIENTS = [
@@ -397,6 +397,32 @@ TEMPLATES: dict[str, list[str]] = {
         "The {institution} will show an old movie about {sport} every {day}.",
         "This is a great {great} for the arts in {city}, {official} said.",
     ],
+    # Everyday experiences in the frames reviews use, with other objects ("Every scene feels alive"
+    # -> "Every street feels alive"; "the chemistry between A and B" -> "the friendship between").
+    "experience": [
+        "Every street feels alive, and the music never stops.",
+        "I laughed, I cried, and I enjoyed every minute of the {recommend2}.",
+        "{name} gives a {good} speech as the new head of the {place}.",
+        "{name} knows exactly how to build a team in every {job}.",
+        "The friendship between {name} and {name2} is {good}.",
+        "There is no {placepart} at all, and the {placepart2} is {bad}.",
+        "Even the smallest rooms are cleaned with care.",
+        "The {placepart} alone is worth the price of the {recommend2}.",
+        "The noise alone made me want to leave the {place}.",
+        "Some days are slow, yet the {place} is never empty.",
+        "I checked my phone every few minutes while waiting for the bus.",
+        "Save your money and skip this {place}.",
+        "There are a few nice places near {city}, but all of them are {bad}.",
+        "It was {good}, and it was worth every minute.",
+        "How {name} finds the time for all of it is a mystery to me.",
+        "I went in with low expectations and the {recommend2} surprised me.",
+        "I had high hopes for the {place}, but it disappointed me.",
+        "As always, {person} was late, so we started without them.",
+        "Between the rain and the traffic, it took us two hours to get home.",
+        "This is one of the best trips I have had in years.",
+        "I will never go back to that {place} again.",
+        "Not even {person} could enjoy the {food} there.",
+    ],
     "weather": [
         "It rained all day in {city}.",
         "The {weather} will continue until {day}.",
@@ -415,6 +441,7 @@ def _fill(rng: random.Random, pattern: str) -> str:
         return rng.sample(values, n)
 
     city, city2 = pick(CITIES, 2)
+    name, name2 = pick(NAMES, 2)
     part, part2 = pick(PRODUCT_PARTS, 2)
     placepart, placepart2 = pick(PLACE_PARTS, 2)
     good, good2 = pick(GOOD, 2)
@@ -422,13 +449,15 @@ def _fill(rng: random.Random, pattern: str) -> str:
     food, food2 = pick(FOODS, 2)
     sentence = pattern.format(
         person=rng.choice(PEOPLE),
-        name=rng.choice(NAMES),
+        name=name,
+        name2=name2,
         city=city,
         city2=city2,
         day=rng.choice(DAYS),
         month=rng.choice(MONTHS),
         great=rng.choice(GREAT_NOUNS),
         recommend=rng.choice(RECOMMEND),
+        recommend2=rng.choice(RECOMMEND),
         product=rng.choice(PRODUCTS),
         part=part,
         part2=part2,
