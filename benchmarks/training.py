@@ -1,7 +1,7 @@
 """Benchmark: training rows/s of our recipe (mlm_helpers.training) vs the Hugging Face course's.
 
-Both paths train the same tiny DistilBERT (the embedded profile's, same initial weights) on the same
-chunks of the embedded corpus, batch 32 x 128 tokens, float32, with Keras ``fit``:
+Both paths train the same tiny DistilBERT (the embedded profile's shipped general model, same initial
+weights) on the same chunks of the embedded corpus, batch 32 x 128 tokens, float32, with Keras ``fit``:
 
 - ours: masking inside ``tf.data`` (`masking.build_datasets`), our train step (`training.
   make_trainer`: loss from float32 logits per masked token; the last block after its attention and
@@ -166,7 +166,7 @@ def main() -> None:
             per_cpu[name] += [rows / s for s in timer.cpu]
 
     print(
-        f"tiny DistilBERT {config.tiny_model['n_layers']} layers x {config.tiny_model['dim']}, "
+        f"tiny DistilBERT {ours_model.config.n_layers} layers x {ours_model.config.dim}, "
         f"vocab {len(tokenizer)}, {ours_model.count_params():,} parameters; batch "
         f"{args.batch_size} x {config.chunk_size} tokens; TensorFlow {tf.__version__}, "
         f"Keras {keras.__version__}; ours with XLA {'on' if jit else 'off'}; best of "

@@ -225,8 +225,8 @@ def _describe(
         origin = (
             f"a version of `{EMBEDDED_MODEL_DIR.name}`, the tiny general-language DistilBERT"
             f"{shape} that `mlm_helpers` pre-trained with masked-language modelling on generated "
-            "general-domain text (everyday life, news, products, travel, food, sport; no "
-            "reviews) and ships in the package, whose masked-language-model training was "
+            "general-domain text (everyday life, news, shopping, travel, food, sport, culture; "
+            "no movie reviews) and ships in the package, whose masked-language-model training was "
             f"continued (adapted) on {reviews}"
         )
     elif config.model == SCRATCH:

@@ -528,7 +528,7 @@ def test_cli_trains_end_to_end(tmp_path):
     command = (
         "-m mlm_helpers train --profile embedded --epochs 1 --run-name cli --set max_reviews=40"
     )
-    sets = "chunk_size=32 train_chunks=32 eval_chunks=8 model=scratch".split()
+    sets = "chunk_size=32 train_chunks=32 eval_chunks=8 batch_size=8 model=scratch".split()
     done = run_python(
         "",
         *command.split(),
@@ -597,9 +597,8 @@ def test_the_embedded_model_is_the_shipped_general_model(embedded_tokenizer):
     """model="embedded" loads the pre-trained folder shipped in the package (not a fresh model),
     and what it knows is general language: general prompts get the general corpus' words, and the
     review prompt of notebook 04 gets a general word, not a film word, before any adaptation."""
-    from tools.embedded import general
-
     from mlm_helpers.data import EMBEDDED_MODEL_DIR
+    from tools.embedded import general
 
     with training_policies("float32"):
         model = build_model(embedded_profile(), embedded_tokenizer)

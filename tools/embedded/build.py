@@ -12,8 +12,8 @@ Run from the repository root. Three steps, each writing into the package:
 3. ``pretrain``: a tiny DistilBERT (`RunConfig.tiny_model`) trained from scratch with masked-LM on the
    general corpus, through the very `training.fine_tune` the tutorial uses; its weights and config go
    into the same folder with a short model card. Deterministic on one machine (seeded, deterministic
-   ops); another CPU rounds differently, so its weights differ in the last bits. Not part of CI: about
-   12 minutes on a 2-core CPU (AMD EPYC, AVX2).
+   ops); another CPU rounds differently, so its weights differ in the last bits. Not part of CI:
+   520 s on a 2-core CPU (AMD EPYC, AVX2), about 9 minutes.
 
 ``all`` runs the three in order. The notebooks and tests then use the shipped files only.
 """
