@@ -190,7 +190,7 @@ pipeline_tag: fill-mask
 
 A tiny DistilBERT ({n_layers} layers, width {dim}, {params:,} parameters, {vocab:,}-token uncased
 WordPiece vocabulary) pre-trained with masked-language modelling on generated general-domain text
-(everyday life, news, shopping, travel, food, sport and weather; {documents:,} documents written from
+(everyday life, news, shopping, travel, food, sport, weather, arts and everyday experiences; {documents:,} documents written from
 word lists and sentence patterns by `tools/embedded/general.py`). It is the *general model* of the
 offline profile of the `mlm_helpers` tutorial, which adapts it to generated movie reviews — the
 miniature of adapting `distilbert-base-uncased` to IMDB. It knows nothing beyond its templates.
