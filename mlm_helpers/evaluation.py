@@ -277,19 +277,23 @@ def unigram_perplexity(
 
 DOMAIN_WORDS = ("movie", "film")  # what a review model puts in "This is a great [MASK]."
 ADAPTATION_PROMPT = "This is a great [MASK]."
+# The perplexity drop each profile's run must show: the embedded one measured >= 534x over 5 seeds
+# (benchmarks/adaptation.py); the hub one is unmeasured here (the course's one epoch gave 1.9x).
+MIN_GAIN = {"embedded": 2.0, "hub": 1.5}
 
 
 def check_adaptation(
     results: Mapping[str, Any],
     *,
-    min_gain: float = 2.0,
+    profile: str = "embedded",
+    min_gain: float | None = None,
     prompt: str = ADAPTATION_PROMPT,
     domain_words: Sequence[str] = DOMAIN_WORDS,
 ) -> list[str]:
     """Check the lesson's claims on a finished run's results (all_results.json); return them as
     sentences, or raise AssertionError naming the claim that failed and the numbers.
 
-    - held-out perplexity fell at least `min_gain`-fold;
+    - held-out perplexity fell at least `min_gain`-fold (default: `MIN_GAIN` of `profile`);
     - for `prompt`, the top-1 prediction was not one of `domain_words` before training (a general
       word) and is one of them after it (the domain's word).
 
@@ -297,6 +301,8 @@ def check_adaptation(
     notebooks 04 and 05 print them after their trajectory cells and `benchmarks/adaptation.py`
     checks them for several seeds.
     """
+    if min_gain is None:
+        min_gain = MIN_GAIN[profile]
     before, after = results["perplexity_before"], results["perplexity_after"]
     if before is None or after is None or not before >= min_gain * after:
         raise AssertionError(

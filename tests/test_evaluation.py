@@ -417,6 +417,9 @@ def adaptation_results(before: float, after: float, top_before: str, top_after: 
 
 def test_check_adaptation_states_the_claims_of_a_run_that_adapted():
     assert check_adaptation(adaptation_results(40.0, 21.0, "deal", "movie"), min_gain=1.5)
+    assert check_adaptation(adaptation_results(40.0, 21.0, "deal", "movie"), profile="hub")
+    with pytest.raises(AssertionError, match="less than the 2-fold"):
+        check_adaptation(adaptation_results(40.0, 21.0, "deal", "movie"), profile="embedded")
     claims = check_adaptation(adaptation_results(40.0, 12.0, "deal", "film"))
     assert claims == [
         "held-out perplexity fell at least 2-fold",
