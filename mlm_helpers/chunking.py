@@ -175,7 +175,7 @@ def chunk_stream(
     next even when no special token separates them. With `pad_id` None the last ``len % chunk_size``
     tokens are dropped; otherwise they fill one more row padded with `pad_id` (attention_mask 0,
     word_ids -1). Returns 2-D ``input_ids``, ``attention_mask`` and ``word_ids`` (word ids renumbered
-    per row; see the module doc). Used by `chunk_tokens` (notebook 02 shows its cut on a toy).
+    per row; see the module doc). Used by `chunk_tokens`.
     """
     ids = np.asarray(input_ids)
     words = np.asarray(word_ids, dtype=np.int64)
@@ -257,7 +257,7 @@ def chunk_tokens(
     Each map batch of `batch_size` reviews is concatenated and cut by `chunk_stream`, reading and
     writing Arrow buffers directly. `tail` is "drop" (default) or "pad" (give
     ``pad_id=tokenizer.pad_token_id``); see the module doc. `max_positions` bounds `chunk_size` (the model's maximum positions). Used in
-    notebook 02 and by `prepare_chunks`.
+    `prepare_chunks` (notebook 02 shows it on reviews).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -325,7 +325,7 @@ def prepare_chunks(
     ``config.train_splits`` and samples ``config.train_chunks`` rows with ``config.seed``; the eval
     chunks come only from ``config.eval_split`` (held out), ``config.eval_chunks`` of them. Sampling
     happens after chunking, so a sampled chunk is still a full 128-token window of real text.
-    Used by notebooks 03 and 04 (and shown in 02).
+    Notebook 03 calls it; notebook 04 through `training.prepare_data`.
     """
     import datasets
 

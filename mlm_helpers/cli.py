@@ -103,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="continue the run folder's last checkpoint"
     )
     mode.add_argument(
-        "--overwrite", action="store_true", help="delete an earlier run in the same folder first"
+        "--overwrite",
+        action="store_true",
+        help="start the run again; an earlier run in the folder is moved to <run>.previous "
+        "(replacing an older copy there)",
     )
     train.add_argument("--progress", action="store_true", help="show Keras progress bars")
     train.add_argument("--quiet", action="store_true", help="print only the run folder")
@@ -122,7 +125,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 def run_train(args: argparse.Namespace) -> int:
     from . import runtime
-    from .training import ResumeError, TrainingDiverged, fine_tune
+    from .run_folder import ResumeError
+    from .training import TrainingDiverged, fine_tune
 
     try:
         config = config_from_args(args)

@@ -19,14 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from . import runtime
-from .paths import resolve_runs_dir
+from .paths import EMBEDDED, SCRATCH, resolve_runs_dir  # noqa: F401 - the names RunConfig.model takes
 
 PROFILE_ENV = "MLM_PROFILE"
 PROFILES = ("hub", "embedded")
-EMBEDDED = (
-    "embedded"  # dataset / tokenizer / model name that means "the copy shipped in the package"
-)
-SCRATCH = "scratch"  # model name: a fresh, randomly initialised DistilBERT sized by `tiny_model`
 MASKING_KINDS = ("token", "whole_word")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "default", "mirrored", "tpu")
@@ -36,6 +32,25 @@ DEFAULT_PROMPTS = (
     "The acting was [MASK] and the plot was predictable.",
     "I would [MASK] this movie to anyone.",
 )
+
+
+def check_masking(kind: str, mlm_probability: float, *, owner: str = "") -> None:
+    """Raise ValueError unless `kind` is a masking kind and `mlm_probability` lies in (0, 1).
+
+    The one check of these two fields: `RunConfig` (``owner="RunConfig."``, so that the message
+    names its fields) and `masking.MaskingSpec` both call it.
+    """
+    if kind not in MASKING_KINDS:
+        raise ValueError(
+            f"{owner + 'masking=' if owner else 'masking kind '}{kind!r} is unknown: choose one of "
+            f"{MASKING_KINDS}"
+        )
+    number = isinstance(mlm_probability, int | float) and not isinstance(mlm_probability, bool)
+    if not number or not 0.0 < mlm_probability < 1.0:
+        raise ValueError(
+            f"{owner}mlm_probability={mlm_probability!r} must lie strictly between 0 and 1 "
+            "(0.15 is the usual value)"
+        )
 
 
 @dataclass
@@ -126,12 +141,7 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise bad(name, value, "it must be a positive integer or None (no limit)")
-        if not 0.0 < self.mlm_probability < 1.0:
-            raise bad(
-                "mlm_probability", self.mlm_probability, "it must lie strictly between 0 and 1"
-            )
-        if self.masking not in MASKING_KINDS:
-            raise bad("masking", self.masking, f"choose one of {MASKING_KINDS}")
+        check_masking(self.masking, self.mlm_probability, owner="RunConfig.")
         if not self.learning_rate > 0:
             raise bad("learning_rate", self.learning_rate, "it must be positive")
         if self.weight_decay < 0:

@@ -19,12 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from .config import EMBEDDED, SCRATCH, RunConfig
+from .config import RunConfig
+from .paths import EMBEDDED, EMBEDDED_MODEL_DIR, local_folder
 
-EMBEDDED_DIR = Path(__file__).parent / "corpus" / "imdb-mini"  # a dataset folder in Hub layout
-# The general-language tiny DistilBERT the embedded profile adapts, with its tokenizer (Hub layout).
-EMBEDDED_MODEL_DIR = Path(__file__).parent / "models" / "distilbert-tiny-general"
-EMBEDDED_VOCAB = EMBEDDED_MODEL_DIR / "vocab.txt"
+EMBEDDED_VOCAB = EMBEDDED_MODEL_DIR / "vocab.txt"  # the shipped WordPiece vocabulary
 IMDB_SPLITS = ("train", "test", "unsupervised")
 UNLABELLED_SPLITS = ("unsupervised",)
 _FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
@@ -75,19 +73,18 @@ def _source_args(source: str | Mapping[str, Any]) -> tuple[tuple, dict]:
                 if not Path(f).is_file():
                     raise DataError(f"file not found: {f}")
         return (_FORMATS[suffixes.pop()],), {"data_files": files}
-    if source == EMBEDDED:
-        return (str(EMBEDDED_DIR),), {}
-    path = Path(source).expanduser()
-    if path.exists():
-        if path.is_file():
-            raise DataError(
-                f"{path} is a single file; give {{'train': '{path}', ...}} to say which "
-                "split it is, or a folder with <split>-*.parquet files"
-            )
-        return (str(path),), {}
-    if source.startswith((".", "/", "~")) or source.count("/") > 1:
-        raise DataError(f"local folder not found: {source!r}")
-    return (source,), {}  # a Hub id
+    try:
+        path = local_folder(source, kind="dataset")
+    except FileNotFoundError as err:
+        raise DataError(str(err)) from err
+    if path is None:
+        return (source,), {}  # a Hub id
+    if path.is_file():
+        raise DataError(
+            f"{path} is a single file; give {{'train': '{path}', ...}} to say which "
+            "split it is, or a folder with <split>-*.parquet files"
+        )
+    return (str(path),), {}
 
 
 def load_raw(source: str | Mapping[str, Any] = EMBEDDED):
@@ -186,24 +183,30 @@ def load_reviews(
 
 
 # --------------------------------------------------------------------------- tokenizer
-def check_tokenizer(tokenizer: Any) -> None:
-    """Raise `DataError` unless `tokenizer` is a fast tokenizer with a mask token.
+def check_tokenizer(tokenizer: Any, *, fast: bool = True) -> None:
+    """Raise `DataError` unless `tokenizer` has a mask token (and, with `fast`, is a fast one).
 
-    Whole-word masking needs ``word_ids()``, which only fast (Rust) tokenizers give; masked language
-    modelling needs a ``[MASK]`` token. Used by `load_tokenizer` and by every later stage that
-    accepts a tokenizer built elsewhere.
+    Masked language modelling needs a ``[MASK]`` token; whole-word masking needs ``word_ids()``,
+    which only fast (Rust) tokenizers give. The one tokenizer check of the package: `load_tokenizer`,
+    chunking, `masking.MaskingSpec` (``fast=False``) and `evaluation.fill_mask` (``fast=False``)
+    call it.
     """
     name = getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
-    if not getattr(tokenizer, "is_fast", False):
+    if fast and not getattr(tokenizer, "is_fast", False):
         raise DataError(
             f"tokenizer {name!r} ({type(tokenizer).__name__}) is not a fast tokenizer but a slow one: word_ids(), "
             "needed for whole-word masking, come only from fast tokenizers. Load it with "
             "AutoTokenizer.from_pretrained(..., use_fast=True) or mlm_helpers.data.load_tokenizer"
         )
-    if getattr(tokenizer, "mask_token", None) is None:
+    if (
+        getattr(tokenizer, "mask_token", None) is None
+        or getattr(tokenizer, "mask_token_id", None) is None
+    ):
         raise DataError(
-            f"tokenizer {name!r} has no mask token, so it cannot be used for masked language "
-            "modelling; choose a BERT-style tokenizer (one with a [MASK] token)"
+            f"tokenizer {name!r} ({type(tokenizer).__name__}) has no mask token, so it cannot be "
+            "used for masked language modelling: choose a BERT-style tokenizer (one with a [MASK] "
+            "token), or add one with tokenizer.add_special_tokens({'mask_token': '[MASK]'}) and "
+            "resize the model's embeddings"
         )
 
 
@@ -218,10 +221,8 @@ def load_tokenizer(name: str | RunConfig = EMBEDDED):
 
     if isinstance(name, RunConfig):
         name = name.tokenizer_name
-    if name in (EMBEDDED, SCRATCH):
-        tokenizer = AutoTokenizer.from_pretrained(str(EMBEDDED_MODEL_DIR))
-    else:
-        tokenizer = AutoTokenizer.from_pretrained(name)
+    folder = local_folder(name, kind="model")
+    tokenizer = AutoTokenizer.from_pretrained(str(folder) if folder is not None else name)
     check_tokenizer(tokenizer)
     return tokenizer
 

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from . import _compat
+from .data import check_tokenizer
 from .masking import IGNORE_INDEX
 from .runtime import import_tensorflow
 
@@ -43,7 +45,7 @@ def masked_lm_loss_terms(labels: Any, logits: Any) -> tuple[Any, Any]:
     `labels` ``[B, L]`` hold the original token id where a token was chosen for prediction and -100
     elsewhere; `logits` ``[B, L, V]`` may be float16/bfloat16: they are cast to float32 first. The
     loss is ``logsumexp(logits) - logit[label]`` per position (no sparse-softmax kernel, so it is also
-    deterministic on GPUs). Used by training (notebook 04) and by `perplexity`.
+    deterministic on GPUs). Used by `masked_lm_loss` (training) and by `perplexity`.
     """
     tf = _tf()
     logits = tf.cast(logits, tf.float32)
@@ -54,22 +56,6 @@ def masked_lm_loss_terms(labels: Any, logits: Any) -> tuple[Any, Any]:
     token_loss = tf.reduce_logsumexp(logits, axis=-1) - picked
     weights = tf.cast(chosen, tf.float32)
     return tf.reduce_sum(token_loss * weights), tf.reduce_sum(weights)
-
-
-def _is_distilbert_mlm(model: Any) -> bool:
-    """Whether `model` has the parts of a transformers `TFDistilBertForMaskedLM` that
-    `masked_lm_loss` calls one by one (embeddings, transformer blocks, vocabulary head)."""
-    head = ("distilbert", "vocab_transform", "act", "vocab_layer_norm", "vocab_projector")
-    if not all(hasattr(model, name) for name in head):
-        return False
-    base = model.distilbert
-    blocks = getattr(getattr(base, "transformer", None), "layer", None)
-    block_parts = ("attention", "sa_layer_norm", "ffn", "output_layer_norm")
-    return (
-        hasattr(base, "embeddings")
-        and bool(blocks)
-        and all(hasattr(blocks[-1], name) for name in block_parts)
-    )
 
 
 def prediction_slots(positions: int, share: float) -> int:
@@ -101,13 +87,13 @@ def masked_lm_loss(
     mask), padded with unmasked ones whose weight is 0; shapes stay static for XLA. A batch with more
     masked tokens than slots takes the ordinary all-positions branch, so the result is always the
     plain masked-token loss — the same terms as ``masked_lm_loss_terms(labels, model(inputs).logits)``
-    up to float rounding (a test compares losses and gradients). The blocks are called as
+    up to float rounding (a test compares losses and gradients). The blocks are called (through `_compat`) as
     `TFDistilBertMainLayer` calls them (no head mask, no attention outputs). Other models always use
-    full logits. Used by training and `MaskedLMEvaluator` (notebook 04).
+    full logits. Used by the train step and `MaskedLMEvaluator`.
     """
     tf = _tf()
     labels = tf.cast(labels, tf.int32)
-    if not _is_distilbert_mlm(model) or labels.shape.num_elements() is None:
+    if not _compat.is_distilbert_mlm(model) or labels.shape.num_elements() is None:
         return masked_lm_loss_terms(labels, model(inputs, training=training).logits)
 
     base = model.distilbert
@@ -119,10 +105,8 @@ def masked_lm_loss(
     hidden = base.embeddings(input_ids, training=training)
     *blocks, last = base.transformer.layer
     for block in blocks:
-        hidden = block(hidden, attention_mask, None, False, training=training)[-1]
-    attended = last.attention(
-        hidden, hidden, hidden, attention_mask, None, False, training=training
-    )[0]
+        hidden = _compat.distilbert_block(block, hidden, attention_mask, training=training)
+    attended = _compat.distilbert_self_attention(last, hidden, attention_mask, training=training)
     residual = attended + hidden  # the input of the last block's first layer norm
 
     def rest_of_model(x: Any) -> Any:
@@ -275,6 +259,32 @@ def unigram_perplexity(
     return safe_exp(-float(log_probability[scored].mean()))
 
 
+def perplexity_by_masking(
+    models: Mapping[str, Any],
+    eval_chunks: Any,
+    tokenizer: Any,
+    config: Any,
+    kinds: Sequence[str] = ("token", "whole_word"),
+) -> dict[str, dict[str, float]]:
+    """Held-out perplexity of every model under every masking kind: ``{model: {kind: perplexity}}``.
+
+    All models are scored on the same evaluation chunks with the same fixed masks per kind (drawn
+    with ``config.seed``), so runs trained with different masking can be compared: each run's own
+    history scores it on its own kind of masks, and whole-word masks, which hide every piece of a
+    word, are harder to fill than token masks. Notebook 05 compares its two runs this way.
+    """
+    from .masking import MaskingSpec, fixed_eval_masks, keras_batches
+
+    table: dict[str, dict[str, float]] = {name: {} for name in models}
+    for kind in kinds:
+        spec = MaskingSpec.from_config(config.replace(masking=kind), tokenizer)
+        arrays = fixed_eval_masks(eval_chunks, spec, seed=config.seed)
+        batches = keras_batches(arrays, config.batch_size)
+        for name, model in models.items():
+            table[name][kind] = perplexity(model, batches).perplexity
+    return table
+
+
 DOMAIN_WORDS = ("movie", "film")  # what a review model puts in "This is a great [MASK]."
 ADAPTATION_PROMPT = "This is a great [MASK]."
 # The perplexity drop each profile's run must show: the embedded one measured >= 534x over 5 seeds
@@ -350,10 +360,7 @@ def fill_mask(
         prompts = [prompts]
     if not isinstance(top_k, int) or top_k < 1:
         raise ValueError(f"top_k={top_k!r} must be a positive integer")
-    if tokenizer.mask_token is None:
-        raise ValueError(
-            f"{type(tokenizer).__name__} has no mask token; use a BERT-style tokenizer"
-        )
+    check_tokenizer(tokenizer, fast=False)
     texts = [_prompt_text(p, tokenizer.mask_token) for p in prompts]
     encoded = tokenizer(texts, padding=True, return_tensors="np")
     inputs = {

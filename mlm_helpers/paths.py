@@ -1,4 +1,7 @@
-"""Where things go: the project root, `figures/` and the runs folder.
+"""Where things are: the shipped model and corpus, the project root, `figures/` and the runs folder.
+
+Names of models and datasets are resolved here, once: ``"embedded"`` means the copy shipped in the
+package, a path means a local folder in Hub format, anything else a Hub id (`local_folder`).
 
 Notebooks run from `notebooks/`, scripts from the repository root, Colab from `/content`; all of them
 should write figures into the same `figures/` folder and runs into the same `runs/` folder. Both can be
@@ -12,6 +15,46 @@ from pathlib import Path
 
 FIGURES_ENV = "MLM_FIGURES_DIR"
 RUNS_ENV = "MLM_RUNS_DIR"
+
+EMBEDDED = "embedded"  # dataset / tokenizer / model name: the copy shipped in the package
+SCRATCH = "scratch"  # model name: a fresh random DistilBERT (it uses the shipped model's tokenizer)
+PACKAGE_DIR = Path(__file__).parent
+EMBEDDED_DATASET_DIR = PACKAGE_DIR / "corpus" / "imdb-mini"  # the review corpus, Hub layout
+# The general-language tiny DistilBERT the embedded profile adapts, with its tokenizer (Hub layout).
+EMBEDDED_MODEL_DIR = PACKAGE_DIR / "models" / "distilbert-tiny-general"
+SOURCE_KINDS = ("model", "dataset")
+
+
+def looks_like_path(name: str) -> bool:
+    """Whether `name` is written as a path rather than a Hub id ("name" or "owner/name")."""
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
+
+
+def local_folder(name: str, *, kind: str) -> Path | None:
+    """The local folder a model or dataset name stands for; None when `name` is a Hub id.
+
+    - ``"embedded"``: the shipped model (`kind="model"`) or review corpus (`kind="dataset"`);
+      ``"scratch"`` (models only) the shipped model's folder too, whose tokenizer it uses;
+    - an existing folder or file: its path;
+    - a name written as a path (`looks_like_path`) that does not exist: FileNotFoundError;
+    - anything else: None, a Hub id such as ``"distilbert-base-uncased"`` or ``"stanfordnlp/imdb"``.
+    """
+    if kind not in SOURCE_KINDS:
+        raise ValueError(f"kind={kind!r}: choose one of {SOURCE_KINDS}")
+    if name == EMBEDDED:
+        return EMBEDDED_MODEL_DIR if kind == "model" else EMBEDDED_DATASET_DIR
+    if name == SCRATCH and kind == "model":
+        return EMBEDDED_MODEL_DIR
+    path = Path(name).expanduser()
+    if path.exists():
+        return path
+    if looks_like_path(name):
+        raise FileNotFoundError(
+            f"{kind} folder not found: {name!r}. Give an existing folder in Hub format, a Hub "
+            f"{kind} id (such as {'distilbert-base-uncased' if kind == 'model' else 'imdb'}) or "
+            f"{EMBEDDED!r}"
+        )
+    return None
 
 
 def project_root(start: str | os.PathLike | None = None) -> Path:

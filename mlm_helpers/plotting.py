@@ -1,9 +1,11 @@
-"""Figures and tables from a run folder's files (notebook 05_plot_and_evaluate; tables reused by 06).
+"""Figures and tables from a run folder's files (notebook 05_plot_and_evaluate; the tables are
+reused by the model card of notebook 06).
 
-Everything here reads the run folder written by training (see docs/run-folder.md) and never imports
-TensorFlow or transformers, so it imports fast and works on a run trained elsewhere.
+Every function takes a `Run` (from `run_folder.load_run`) or a run folder's path, which it reads
+with `load_run`; the folder's format belongs to `mlm_helpers/run_folder.py` (docs/run-folder.md).
+Nothing here imports TensorFlow or transformers, so it imports fast and works on a run trained
+elsewhere.
 
-- `load_run(run_dir)` reads config.json, history.json and all_results.json into a `Run`.
 - One function per figure, each returning a matplotlib Figure (save it with
   `mlm_helpers.figures.save_fig`, or all at once with `save_run_figures`):
   `plot_epoch_loss`, `plot_step_loss`, `plot_learning_rate`, `plot_perplexity`, `plot_fill_mask`,
@@ -14,8 +16,8 @@ TensorFlow or transformers, so it imports fast and works on a run trained elsewh
   improving, perplexity before/after.
 
 Numbering: history.json numbers epochs from 1 (epoch 1 = after the first pass over the data) and
-the figures use that numbering, with epoch 0 = before training. Only `epoch_table_markdown` numbers
-from 0, as the original (Keras-generated) model card did.
+the figures and `epoch_table_markdown` use that numbering, with epoch 0 = before training (the
+original, Keras-generated model card numbered its table from 0).
 
 Partial runs: an interrupted run may have steps but no completed epoch, or nothing at all, and may
 have no all_results.json. Every figure then still draws, with a short note on the axes saying what is
@@ -24,13 +26,12 @@ missing; the two Markdown tables raise ValueError instead (a model card without 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .figures import figure_path, save_fig
+from .run_folder import RESULTS_FILE, TRAIN_HINT, Run, RunLike, clean_history, load_run
 
-HISTORY_FILE = "history.json"
-RESULTS_FILE = "all_results.json"
-CONFIG_FILE = "config.json"
-TRAIN_HINT = "run notebook 04_finetune, or `python -m mlm_helpers train` with the same run_name"
 EPOCH_METRICS = ("eval_loss", "perplexity", "train_loss")
 COMPARE_METRICS = (*EPOCH_METRICS, "step_loss")
 METRIC_LABELS = {
@@ -57,130 +55,6 @@ NO_STEP_NOTE = "Nothing logged yet"
 
 
 # ------------------------------------------------------------------------------------ the run
-
-
-@dataclass(frozen=True)
-class Run:
-    """A run folder's contents: `config` (config.json, {} if absent), `history` (history.json,
-    cleaned by `clean_history`), `results` (all_results.json, {} until training finished)."""
-
-    path: Path
-    config: dict[str, Any] = field(default_factory=dict)
-    history: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {"steps": [], "epochs": []}
-    )
-    results: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        """The run's name: `run_name` from its config, else the folder's name."""
-        return str(self.config.get("run_name") or self.path.name)
-
-    @property
-    def steps(self) -> list[dict[str, Any]]:
-        return self.history["steps"]
-
-    @property
-    def epochs(self) -> list[dict[str, Any]]:
-        return self.history["epochs"]
-
-
-RunLike = Run | str | os.PathLike
-
-
-def _read_json(path: Path, *, required: bool) -> Any:
-    """Parse a JSON file; None if it is absent and not required; errors name the file."""
-    if not path.is_file():
-        if required:
-            raise FileNotFoundError(
-                f"{path} not found: this run has logged no training yet. To create it, {TRAIN_HINT}."
-            )
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(
-            f"{path} is not valid JSON ({err}): the file is corrupt or cut off (a full disk, or "
-            f"Google Drive still syncing?). Restore it, or delete the run folder and train again: "
-            f"{TRAIN_HINT}."
-        ) from err
-
-
-def _check_records(records: Any, kind: str, key: str, source: str) -> list[dict[str, Any]]:
-    """Check that history[kind] is a list of objects, each with a whole-number `key`."""
-    if records is None:
-        return []
-    if not isinstance(records, list):
-        raise ValueError(
-            f"{source}: '{kind}' must be a list of records, got {type(records).__name__}"
-        )
-    for i, record in enumerate(records):
-        value = record.get(key) if isinstance(record, dict) else None
-        whole = (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and math.isfinite(value)
-            and value == int(value)
-        )
-        if not whole:
-            raise ValueError(
-                f"{source}: {kind}[{i}] = {record!r} needs a whole-number '{key}' "
-                "(see docs/run-folder.md for the format)"
-            )
-    return records
-
-
-def clean_history(history: Mapping[str, Any], *, source: str = "history") -> dict[str, list]:
-    """Return {"steps", "epochs"} sorted by step / epoch, one record per step / epoch.
-
-    A resumed run appends to history.json, so a step logged before a crash may appear again when
-    the resumed run repeats it (after the last checkpoint). The last record of each step (epoch)
-    wins: it belongs to the run the final model continues. Exact repeats simply collapse. Used by
-    `load_run`; safe to call twice.
-    """
-    if not isinstance(history, Mapping):
-        raise ValueError(
-            f"{source}: expected a JSON object with 'steps' and 'epochs', got "
-            f"{type(history).__name__}"
-        )
-    cleaned = {}
-    for kind, key in (("steps", "step"), ("epochs", "epoch")):
-        latest = {
-            int(r[key]): r for r in _check_records(history.get(kind), kind, key, source)
-        }  # later records overwrite earlier ones
-        cleaned[kind] = [{**latest[k], key: k} for k in sorted(latest)]
-    return cleaned
-
-
-def load_run(run_dir: str | os.PathLike) -> Run:
-    """Read a run folder into a `Run` (used at the top of notebooks 05 and 06).
-
-    history.json is required (FileNotFoundError saying how to train); config.json and
-    all_results.json are optional (a run interrupted before the end has no all_results.json).
-    A corrupt file raises ValueError naming it.
-    """
-    path = Path(run_dir).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(
-            f"run folder {path} does not exist. Check run_name and runs_dir (RunConfig.run_dir "
-            f"gives the folder), or train the run first: {TRAIN_HINT}."
-        )
-    if not path.is_dir():
-        raise NotADirectoryError(f"{path} is a file; pass the run folder that holds {HISTORY_FILE}")
-    history = clean_history(
-        _read_json(path / HISTORY_FILE, required=True), source=str(path / HISTORY_FILE)
-    )
-    parts = {}
-    for name in (CONFIG_FILE, RESULTS_FILE):
-        data = _read_json(path / name, required=False)
-        if data is not None and not isinstance(data, dict):
-            raise ValueError(f"{path / name} must hold a JSON object, got {type(data).__name__}")
-        parts[name] = data or {}
-    return Run(path=path, config=parts[CONFIG_FILE], history=history, results=parts[RESULTS_FILE])
-
-
-def _as_run(run: RunLike) -> Run:
-    return run if isinstance(run, Run) else load_run(run)
 
 
 def _as_history(history: Run | Mapping[str, Any]) -> dict[str, list]:
@@ -290,7 +164,7 @@ def plot_epoch_loss(run: RunLike) -> plt.Figure:
     before training at epoch 0 as a single marker when all_results.json has it. With no completed
     epoch the axes carry a note instead. Used in notebook 05.
     """
-    run = _as_run(run)
+    run = load_run(run)
     fig, ax = plt.subplots()
     epochs = _column(run.epochs, "epoch")
     if run.epochs:
@@ -321,7 +195,7 @@ def plot_step_loss(run: RunLike, *, smoothing: float = DEFAULT_SMOOTHING) -> plt
     Lines, in order: raw loss, smoothed loss, then one dotted line per completed epoch. x is the
     global step, so a resumed run is one curve. With no steps the axes carry a note. Notebook 05.
     """
-    run = _as_run(run)
+    run = load_run(run)
     smooth = ema(_column(run.steps, "loss"), smoothing)  # validates `smoothing` early
     fig, ax = plt.subplots()
     if run.steps:
@@ -355,7 +229,7 @@ def plot_learning_rate(run: RunLike) -> plt.Figure:
     Shows at a glance whether the schedule reached 0 early (the original recipe's bug). With no
     steps, or none recording a rate, the axes carry a note. Used in notebook 05.
     """
-    run = _as_run(run)
+    run = load_run(run)
     fig, ax = plt.subplots()
     rates = _column(run.steps, "learning_rate")
     if run.steps and not np.isnan(rates).all():
@@ -386,7 +260,7 @@ def plot_perplexity(run: RunLike) -> plt.Figure:
     The y axis turns logarithmic when the values span more than a factor of 10. With no completed
     epoch the axes carry a note. Used in notebook 05.
     """
-    run = _as_run(run)
+    run = load_run(run)
     fig, ax = plt.subplots()
     ylabel = "perplexity"
     if run.epochs:
@@ -447,7 +321,7 @@ def plot_fill_mask(run: RunLike) -> plt.Figure:
     Axes go row by row, "before" left and "after" right. Without fill-mask results (training not
     finished) one axes carries a note. Used in notebook 05.
     """
-    run = _as_run(run)
+    run = load_run(run)
     prompts, before, after = _prompt_order(run)
     if not prompts:
         fig, ax = plt.subplots()
@@ -505,7 +379,7 @@ def compare_runs(
     """
     if metric not in COMPARE_METRICS:
         raise ValueError(f"metric={metric!r} is unknown: choose one of {COMPARE_METRICS}")
-    runs = [_as_run(r) for r in runs]
+    runs = [load_run(r) for r in runs]
     if not runs:
         raise ValueError("compare_runs needs at least one run (a list of run folders or Runs)")
     labels = [r.name for r in runs] if labels is None else list(labels)
@@ -559,9 +433,9 @@ def save_run_figures(
     """Draw, save (through `save_fig`) and close every figure of one run; return {kind: PNG path}.
 
     Files are named `<prefix>_<kind>.png` with prefix defaulting to the run's name; kinds are
-    loss, step_loss, learning_rate, perplexity and fill_mask. Used at the end of notebook 05.
+    loss, step_loss, learning_rate, perplexity and fill_mask.
     """
-    run = _as_run(run)
+    run = load_run(run)
     prefix = _safe_name(prefix if prefix is not None else run.name)
     makers = {
         "loss": plot_epoch_loss,
@@ -606,7 +480,7 @@ def epoch_table_markdown(history: Run | Mapping[str, Any]) -> str:
     Epochs are numbered from 1, as in history.json and on the x axis of `plot_epoch_loss`, where 0
     is the evaluation before training (the original card, written by transformers' Keras
     callback, numbered them from 0). Takes history.json's content or a `Run`. Raises ValueError
-    when no epoch is complete. Used in notebooks 05 and 06 (model card).
+    when no epoch is complete. Used in notebook 05, and in the model card (`publishing`).
     """
     epochs = _as_history(history)["epochs"]
     if not epochs:
@@ -635,7 +509,7 @@ def fill_mask_table_markdown(results: Run | Mapping[str, Any], *, decimals: int 
     `| Prompt | Before training | After training |`, cells like "movie (0.31), film (0.12)".
 
     Takes all_results.json's content or a `Run` (whose config gives the prompts' order). Raises
-    ValueError when there are no fill-mask results. Used in notebooks 05 and 06 (model card).
+    ValueError when there are no fill-mask results. Used in notebook 05, and in the model card.
     """
     prompts, before, after = _prompt_order(results)
     if not prompts:
@@ -725,7 +599,7 @@ def summarize_run(run: RunLike) -> RunSummary:
     """Read the curves aloud: best epoch, whether validation loss stopped improving, perplexity
     before/after (after = all_results.json's, else the last epoch's). `print()` it. Notebook 05.
     """
-    run = _as_run(run)
+    run = load_run(run)
     eval_loss = _column(run.epochs, "eval_loss")
     best = int(np.nanargmin(eval_loss)) if np.isfinite(eval_loss).any() else None
     rates = _column(run.steps, "learning_rate")

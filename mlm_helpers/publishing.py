@@ -2,15 +2,23 @@
 
 The flow of notebook 06:
 
-    save_for_hub(model, tokenizer, folder)    # training already does this into <run>/model
+    folder = run_folder.model_dir(run_dir)    # training saved the model and tokenizer there
     write_model_card(run_dir, folder)         # README.md (+ the loss figure) from the run folder
     publish(folder, "you/distilbert-imdb", dry_run=True)   # what would be sent, nothing sent
     publish(folder, "you/distilbert-imdb")    # create the repo (private by default) and upload
 
+The run folder is read through `run_folder` (its format lives there). The model card's
+learning-rate line is the `describe()` of the very schedule training used
+(`schedule.LinearWarmupDecay.from_config`), so the card cannot name a schedule the code did not run.
+
 Safety rules kept here so that no notebook has to remember them: the Hub token is read from the
 environment, a Colab secret or the cached login, and is never printed, logged or written to a file;
 every check that can fail runs before anything is sent; a failed upload never touches the local
-folder. Only saving and loading the model import TensorFlow.
+folder.
+
+TensorFlow is imported only by `save_for_hub`/`load_from_folder` (the model itself) and by the model
+card of a run whose steps per epoch are recorded (for its schedule sentence); importing this module,
+the token functions, the folder checks and `publish` do not import it.
 """
 
 from __future__ import annotations
@@ -24,9 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import EMBEDDED, SCRATCH, RunConfig
+from . import _compat, run_folder
+from .config import RunConfig
+from .paths import EMBEDDED, SCRATCH, local_folder
 
-MODEL_SUBDIR = "model"  # the Hub-format folder inside a run folder
+MODEL_CONFIG_FILE = "config.json"  # transformers' model configuration (not the run's config.json)
 CARD_FILE = "README.md"
 LOSS_FIGURE = "loss_curves.png"
 WEIGHTS_FILE = "tf_model.h5"
@@ -53,33 +63,26 @@ class PublishError(RuntimeError):
 
 
 # ----------------------------------------------------------------------------- save / load
-def hub_folder(run_dir: str | os.PathLike) -> Path:
-    """The Hub-format folder of a run: `<run_dir>/model`. Used in notebooks 04 and 06."""
-    return Path(run_dir) / MODEL_SUBDIR
-
-
 def save_for_hub(model: Any, tokenizer: Any, folder: str | os.PathLike) -> Path:
     """Save a TF masked-LM model (weights + config.json) and its tokenizer in Hub format.
 
     `save_pretrained` also records the architecture (e.g. DistilBertForMaskedLM) in config.json,
-    which is what lets the Hub pick the fill-mask widget. Returns the folder. Used in notebooks 04, 06.
+    which is what lets the Hub pick the fill-mask widget. Returns the folder.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    if not (folder / "config.json").is_file():  # some custom models do not write it themselves
+    if not (folder / MODEL_CONFIG_FILE).is_file():  # some custom models do not write it themselves
         model.config.save_pretrained(folder)
     return folder
 
 
 def load_from_folder(folder: str | os.PathLike) -> tuple[Any, Any]:
-    """Load (TF model, tokenizer) from a folder in Hub format, without touching the network.
-
-    Used in notebook 06 to check that what will be uploaded loads back as saved.
-    """
+    """Load (TF model, tokenizer) from a folder in Hub format, without touching the network:
+    a check that what will be uploaded loads back as saved."""
     folder = Path(folder)
-    if not (folder / "config.json").is_file():
+    if not (folder / MODEL_CONFIG_FILE).is_file():
         raise FileNotFoundError(
             f"{folder} holds no config.json, so it is not a saved model. Fix: save one with "
             "save_for_hub(model, tokenizer, folder), or point at <run_dir>/model."
@@ -95,24 +98,32 @@ def load_from_folder(folder: str | os.PathLike) -> tuple[Any, Any]:
 
 
 # ----------------------------------------------------------------------------- model card
-def _is_hub_id(name: str) -> bool:
-    """A Hub id (not "embedded", not "scratch" and not an existing local folder)."""
-    return name not in (EMBEDDED, SCRATCH) and not Path(name).expanduser().exists()
+def _local_source(name: str, kind: str) -> Path | None:
+    """The local folder a run's model or dataset name stands for (`paths.local_folder`); None for
+    a Hub id. A name written as a path whose folder is gone (deleted since, or the run was trained
+    on another machine) still counts as local: the card must not call it a Hub id."""
+    try:
+        return local_folder(name, kind=kind)
+    except FileNotFoundError:
+        return Path(name).expanduser()
+
+
+def _is_hub_id(name: str, kind: str) -> bool:
+    return _local_source(name, kind) is None
 
 
 def _architecture(config: RunConfig, folder: Path) -> str:
     """The shape of a tiny model ("3 layers, width 64, 4,000-token vocabulary"); "" if unrecorded.
 
     Read from the saved model's config.json in `folder` (the model the card describes). Without
-    one: an embedded run has the shape of the shipped model it adapted (its config.json), a scratch
-    run the shape `config.tiny_model` gave it. Never `tiny_model` for an embedded run: that field
-    sizes scratch models only.
+    one: a run that started from a local model (e.g. "embedded", the shipped model) has the shape of
+    that model (its config.json, when still there), a scratch run the shape `config.tiny_model` gave
+    it. Never `tiny_model` for any other run: that field sizes scratch models only.
     """
-    saved = [folder / "config.json"]
-    if config.model == EMBEDDED:
-        from .data import EMBEDDED_MODEL_DIR
-
-        saved.append(EMBEDDED_MODEL_DIR / "config.json")
+    saved = [folder / MODEL_CONFIG_FILE]
+    source = None if config.model == SCRATCH else _local_source(config.model, "model")
+    if source is not None:
+        saved.append(source / MODEL_CONFIG_FILE)
     found = next((json.loads(p.read_text()) for p in saved if p.is_file()), None)
     if found is None:
         found = config.tiny_model if config.model == SCRATCH else {}
@@ -135,20 +146,38 @@ def _model_name(config: RunConfig, repo_id: str | None) -> str:
     return repo_id.split("/")[-1] if repo_id else config.run_name
 
 
-def _steps_per_epoch(history: dict[str, Any], results: dict[str, Any]) -> int | None:
-    epochs = history.get("epochs") or []
-    if epochs:
-        return int(epochs[0]["step"]) // int(epochs[0]["epoch"])
-    done = results.get("epochs_completed")
-    if done and results.get("global_step"):
-        return int(results["global_step"]) // int(done)
-    return None
+def _steps_per_epoch(run: run_folder.Run) -> int | None:
+    """The run's batches per epoch as training recorded them: all_results.json, else
+    checkpoints/state.json (written when training starts); None when neither has it."""
+    if run.results.get("steps_per_epoch") is not None:
+        return run.results["steps_per_epoch"]
+    state = run_folder.read_json(run_folder.state_path(run.path), required=False) or {}
+    return state.get("steps_per_epoch")
+
+
+def _schedule_sentence(config: RunConfig, steps_per_epoch: int | None) -> str:
+    """The learning-rate schedule in words. With the steps per epoch: `describe()` of the schedule
+    training built from the same numbers. Without: only the settings (all that is known)."""
+    if steps_per_epoch is not None:
+        from .schedule import LinearWarmupDecay  # imports TensorFlow
+
+        return LinearWarmupDecay.from_config(config, steps_per_epoch).describe()
+    if not config.warmup:
+        warmup = "no warmup"
+    elif config.warmup < 1:
+        warmup = f"warmup over {config.warmup * 100:g}% of the steps"
+    else:
+        warmup = f"warmup over {int(config.warmup):,} steps"
+    return (
+        f"peak {config.learning_rate:g}, {warmup} (the run folder records no steps per epoch, so "
+        "the schedule's step counts are unknown)"
+    )
 
 
 def _card_data(config: RunConfig, results: dict[str, Any], repo_id: str | None):
     from huggingface_hub import EvalResult, ModelCardData
 
-    hub_data = _is_hub_id(config.dataset)
+    hub_data = _is_hub_id(config.dataset, "dataset")
     if hub_data:
         data_type = data_name = config.dataset
     elif config.dataset == EMBEDDED:
@@ -175,7 +204,7 @@ def _card_data(config: RunConfig, results: dict[str, Any], repo_id: str | None):
         license="apache-2.0",
         library_name="transformers",
         pipeline_tag="fill-mask",
-        base_model=config.model if _is_hub_id(config.model) else None,
+        base_model=config.model if _is_hub_id(config.model, "model") else None,
         datasets=[config.dataset] if hub_data else None,
         tags=["masked-lm", "fill-mask", "tensorflow", "distilbert"]
         + ([] if config.model == SCRATCH else ["domain-adaptation"]),
@@ -209,21 +238,20 @@ def _describe(
     name = _model_name(config, repo_id)
     shape = f" ({architecture})" if architecture else ""
     story = _ADAPTATION
-    if _is_hub_id(config.model):
+    if _is_hub_id(config.model, "model"):
         origin = (
             f"a version of [{config.model}]({HUB_URL}/{config.model}) whose masked-language-"
             "model pre-training was continued on movie reviews"
         )
     elif config.model == EMBEDDED:
-        from .data import EMBEDDED_MODEL_DIR
-
+        shipped = local_folder(EMBEDDED, kind="model").name
         reviews = (
             "the generated movie reviews of `imdb-mini`"
             if config.dataset == EMBEDDED
             else "movie reviews"
         )
         origin = (
-            f"a version of `{EMBEDDED_MODEL_DIR.name}`, the tiny general-language DistilBERT"
+            f"a version of `{shipped}`, the tiny general-language DistilBERT"
             f"{shape} that `mlm_helpers` pre-trained with masked-language modelling on generated "
             "general-domain text (everyday life, news, shopping, travel, food, sport, culture; "
             "no movie reviews) and ships in the package, whose masked-language-model training was "
@@ -345,7 +373,7 @@ def _data_section(config: RunConfig, results: dict[str, Any]) -> str:
             "from word lists and sentence patterns, with the schema of the Hub's `imdb`; not "
             "published on the Hub)"
         )
-    elif _is_hub_id(config.dataset):
+    elif _is_hub_id(config.dataset, "dataset"):
         source = f"the Hub dataset [`{config.dataset}`]({HUB_URL}/datasets/{config.dataset})"
     else:
         source = f"the local dataset `{config.dataset}`"
@@ -380,16 +408,8 @@ def _completed(config: RunConfig, results: dict[str, Any]) -> str:
     return f" ({done} completed)" if done is not None and done != config.epochs else ""
 
 
-def _hyperparameters(config: RunConfig, history: dict[str, Any], results: dict[str, Any]) -> str:
-    per_epoch = _steps_per_epoch(history, results)
-    total = per_epoch * config.epochs if per_epoch else None
-    if config.warmup < 1:
-        warm_steps = (
-            f" (about {round(config.warmup * total):,} of {total:,} steps)" if total else ""
-        )
-        warmup = f"linear warmup over the first {config.warmup:.0%} of the steps{warm_steps}"
-    else:
-        warmup = f"linear warmup over {int(config.warmup):,} steps"
+def _hyperparameters(config: RunConfig, run: run_folder.Run) -> str:
+    results = run.results
     precision = results.get("precision", config.precision)
     jit = results.get("jit_compile", config.jit_compile)
     clip = f"{config.clip_norm:g}" if config.clip_norm else "none"
@@ -407,8 +427,7 @@ def _hyperparameters(config: RunConfig, history: dict[str, Any], results: dict[s
         f"- optimizer: AdamWeightDecay (beta_1: {config.adam_beta1:g}, beta_2: "
         f"{config.adam_beta2:g}, epsilon: {config.adam_epsilon:g}, weight_decay_rate: "
         f"{config.weight_decay:g}, gradient clipping by global norm: {clip})",
-        f"- learning_rate: {config.learning_rate:g}, {warmup}, then linear decay "
-        "(PolynomialDecay, power 1) to 0 at the last step",
+        f"- learning_rate: {_schedule_sentence(config, _steps_per_epoch(run))}",
         f"- train_batch_size: {config.batch_size}",
         f"- num_epochs: {config.epochs}" + _completed(config, results),
         f"- seed: {config.seed}",
@@ -483,21 +502,8 @@ def _versions_section(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _load(run_dir: str | os.PathLike) -> tuple[RunConfig, dict[str, Any], dict[str, Any]]:
-    """(config, cleaned history, results) of a run, read by plotting's `load_run`."""
-    from .plotting import load_run
-
-    run = load_run(run_dir)
-    if not run.config:
-        raise FileNotFoundError(
-            f"{run.path / 'config.json'} is missing: a model card needs the run's configuration. "
-            "Fix: point at the run folder that training (notebook 04) wrote."
-        )
-    return RunConfig.from_dict(run.config), run.history, run.results
-
-
 def build_model_card(
-    run_dir: str | os.PathLike,
+    run_dir: run_folder.RunLike,
     repo_id: str | None = None,
     *,
     figure: str | None = None,
@@ -505,23 +511,25 @@ def build_model_card(
 ) -> Any:
     """The model card (a `huggingface_hub.ModelCard`) of a run, from its folder alone.
 
-    Reads config.json, history.json and all_results.json (docs/run-folder.md), and the saved
+    Reads the run folder with `run_folder.load_run` (a `Run` is used as it is): config.json,
+    history.json, all_results.json and checkpoints/state.json (docs/run-folder.md), and the saved
     model's config.json in `folder` (default `<run_dir>/model`) for the shape of a tiny model;
     `repo_id` names the model and its usage snippet; `figure` is the loss plot's path relative to
-    README.md, embedded as an image when given. Used in notebook 06 through `write_model_card`.
+    README.md, embedded as an image when given. Notebook 06 calls it through `write_model_card`.
     """
     from huggingface_hub import ModelCard
 
-    config, history, results = _load(run_dir)
-    folder = hub_folder(run_dir) if folder is None else Path(folder)
+    run = run_folder.load_run(run_dir)
+    config, results = run.run_config(), run.results
+    folder = run.model_dir if folder is None else Path(folder)
     data = _card_data(config, results, repo_id)
     body = "\n\n".join(
         [
             _describe(config, results, repo_id, _architecture(config, folder)),
             _intended_uses(config),
             _data_section(config, results),
-            _hyperparameters(config, history, results),
-            _results_section(history, results, figure),
+            _hyperparameters(config, run),
+            _results_section(run.history, results, figure),
             _versions_section(results),
         ]
     )
@@ -529,7 +537,7 @@ def build_model_card(
 
 
 def write_model_card(
-    run_dir: str | os.PathLike,
+    run_dir: run_folder.RunLike,
     folder: str | os.PathLike | None = None,
     *,
     repo_id: str | None = None,
@@ -544,12 +552,12 @@ def write_model_card(
     import matplotlib.pyplot as plt
 
     from .figures import save_fig
-    from .plotting import load_run, plot_epoch_loss
+    from .plotting import plot_epoch_loss
 
-    folder = hub_folder(run_dir) if folder is None else Path(folder)
+    run = run_folder.load_run(run_dir)
+    folder = run.model_dir if folder is None else Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     image = None
-    run = load_run(run_dir)
     if run.epochs:
         fig = plot_epoch_loss(run)
         try:
@@ -557,7 +565,7 @@ def write_model_card(
             image = LOSS_FIGURE
         finally:
             plt.close(fig)
-    card = build_model_card(run_dir, repo_id, figure=image, folder=folder)
+    card = build_model_card(run, repo_id, figure=image, folder=folder)
     path = folder / CARD_FILE
     card.save(path)
     return path
@@ -585,7 +593,8 @@ def _token_from_cache() -> str | None:
 
 
 def find_token() -> tuple[str | None, str]:
-    """(token, where it came from) — the source is safe to show, the token never is."""
+    """(token, where it came from) — the source is safe to show, the token never is. Looks in
+    $HF_TOKEN, then the Colab secret HF_TOKEN, then the cached login. Used in notebook 06."""
     for source, reader in (
         (f"the {TOKEN_ENV} environment variable", lambda: os.environ.get(TOKEN_ENV)),
         ("the Colab secret HF_TOKEN", _token_from_colab),
@@ -600,20 +609,21 @@ def find_token() -> tuple[str | None, str]:
 def get_token() -> str | None:
     """The Hub token from $HF_TOKEN, then a Colab secret, then the cached login; None if none.
 
-    Keep the value in a variable; never print it. Used in notebook 06.
+    Keep the value in a variable; never print it. (`find_token` also says where it came from.)
     """
     return find_token()[0]
 
 
 def describe_token(token: str | None) -> str:
-    """ "present" or "absent" — the only thing about a token that may be shown."""
+    """ "present" or "absent" — the only thing about a token that may be shown. Notebook 06."""
     return "present" if token else "absent"
 
 
 def login_interactively() -> None:
     """Ask for a token (a widget in notebooks, a prompt in a terminal) and cache it locally.
 
-    The token goes to huggingface_hub's own token file, not to the notebook. Used in notebook 06.
+    The token goes to huggingface_hub's own token file, not to the notebook (the fallback that
+    `_NO_TOKEN_HELP` offers when no token is found).
     """
     import huggingface_hub
 
@@ -638,13 +648,12 @@ def upload_listing(folder: str | os.PathLike) -> list[tuple[str, int]]:
     and the real upload agree.
     """
     from huggingface_hub.utils import filter_repo_objects
-    from huggingface_hub.utils._paths import DEFAULT_IGNORE_PATTERNS
 
     folder = Path(folder)
     files = {
         p.relative_to(folder).as_posix(): p for p in sorted(folder.glob("**/*")) if p.is_file()
     }
-    kept = filter_repo_objects(files, ignore_patterns=list(DEFAULT_IGNORE_PATTERNS))
+    kept = filter_repo_objects(files, ignore_patterns=_compat.hub_ignore_patterns())
     return [(name, files[name].stat().st_size) for name in kept]
 
 
@@ -659,7 +668,7 @@ def missing_hub_files(folder: str | os.PathLike) -> list[str]:
 
     missing = []
     for name, what in (
-        ("config.json", "model configuration"),
+        (MODEL_CONFIG_FILE, "model configuration"),
         (WEIGHTS_FILE, "TF weights"),
         ("tokenizer_config.json", "tokenizer configuration"),
     ):
@@ -688,7 +697,8 @@ def find_token_leaks(
     paths: Iterable[str | os.PathLike], token: str | None = None
 ) -> list[tuple[Path, int]]:
     """(file, line number) of every text line holding `token` or something shaped like a Hub
-    token (`hf_` + 30 or more letters/digits). Checked before uploading, and on the notebooks."""
+    token (`hf_` + 30 or more letters/digits). `publish` runs it before uploading; the tests run it
+    on the committed notebooks."""
     leaks = []
     for path in map(Path, paths):
         if path.suffix not in _TEXT_SUFFIXES or not path.is_file():
@@ -834,7 +844,6 @@ def publish(
 
 
 __all__ = [
-    "MODEL_SUBDIR",
     "PublishError",
     "PublishResult",
     "build_model_card",
@@ -843,7 +852,6 @@ __all__ = [
     "find_token",
     "find_token_leaks",
     "get_token",
-    "hub_folder",
     "load_from_folder",
     "login_interactively",
     "missing_hub_files",

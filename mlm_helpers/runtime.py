@@ -40,11 +40,29 @@ def _major(version: str) -> int:
 
 
 def check_stack() -> dict[str, str]:
-    """Check that the installed versions can run the TF recipe; return them.
+    """Check that the installed libraries can run the TF recipe; return their versions.
 
     Raises `StackError` naming the problem and the fix when transformers >= 5 (no TF classes),
-    huggingface_hub >= 1.0 (transformers 4.57 needs < 1.0) or tf-keras is missing.
+    huggingface_hub >= 1.0 (transformers 4.57 needs < 1.0) or tf-keras is missing, or when one of
+    the private APIs the package relies on (all listed in `mlm_helpers._compat`) is gone.
+    Imports TensorFlow. Called by `setup_notebook`.
     """
+    versions = check_versions()
+    from . import _compat
+
+    problems = _compat.check()
+    if problems:
+        raise StackError(
+            "the installed libraries lack private APIs that mlm_helpers relies on (see "
+            f"mlm_helpers/_compat.py): {'; '.join(problems)}. Fix: install the tested versions, "
+            f"{_compat.PINNED}: pip install -c constraints.txt -e ."
+        )
+    return versions
+
+
+def check_versions() -> dict[str, str]:
+    """The version part of `check_stack`, without importing anything (run before TensorFlow is
+    imported)."""
     versions = {}
     for dist in ("transformers", "huggingface_hub", "tensorflow", "tf_keras", "datasets"):
         try:
@@ -79,7 +97,7 @@ def import_tensorflow():
     transformers models and our Keras code would live in two different Keras libraries; this raises
     `StackError` telling how to restart cleanly.
     """
-    check_stack()
+    check_versions()
     already_imported = "tensorflow" in sys.modules
     if not already_imported:
         prepare_environment()
@@ -130,7 +148,8 @@ def seed_everything(
     """Seed Python, NumPy and (if loaded, or `tensorflow=True`) TensorFlow from one number.
 
     With `deterministic=True`, TensorFlow's op determinism is switched on too, so that two runs on
-    the same CPU give bit-identical weights. Introduced in notebook 01's setup cell.
+    the same CPU give bit-identical weights. Every notebook's setup cell calls it through
+    `setup_notebook`; training calls it with ``tensorflow=True``.
     """
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
@@ -152,7 +171,7 @@ def detect_accelerator() -> str:
     """Return "tpu", "gpu" or "cpu" for this machine.
 
     Uses TensorFlow when it is already imported; otherwise cheap checks (Colab's TPU variables,
-    the NVIDIA driver's device files) so that notebook 01 need not import TensorFlow.
+    the NVIDIA driver's device files) so that it can be asked before TensorFlow is imported.
     """
     if os.environ.get("COLAB_TPU_ADDR") or os.environ.get("TPU_NAME"):
         return "tpu"

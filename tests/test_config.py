@@ -92,6 +92,7 @@ def test_relative_runs_dir_is_taken_from_project_root(tmp_path, monkeypatch):
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "pyproject.toml").write_text("")
     monkeypatch.chdir(tmp_path / "notebooks")
+    monkeypatch.delenv("MLM_RUNS_DIR", raising=False)  # the default, whatever the shell set
     assert RunConfig().run_dir == tmp_path / "runs" / "embedded-default"
     monkeypatch.setenv("MLM_RUNS_DIR", str(tmp_path / "drive"))
     assert RunConfig().run_dir == tmp_path / "drive" / "embedded-default"

@@ -126,7 +126,7 @@ def test_labels_must_be_binary_except_unsupervised(split, labels, ok):
 
 
 def test_missing_local_folder_and_single_file(tmp_path):
-    with pytest.raises(DataError, match="local folder not found"):
+    with pytest.raises(DataError, match="dataset folder not found"):
         data.load_reviews(str(tmp_path / "nope") + "/")
     single = tmp_path / "one.csv"
     single.write_text("text,label\na,1\n")

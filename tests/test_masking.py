@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 
 from mlm_helpers import RunConfig
 from mlm_helpers import masking as mk
+from mlm_helpers.config import MASKING_KINDS, check_masking
+from mlm_helpers.data import DataError
 from mlm_helpers.runtime import import_tensorflow
 
 tf = import_tensorflow()
@@ -204,7 +206,7 @@ def test_whole_word_share_stays_close_to_p(big_chunks, spec):
     seed=st.integers(0, 2**40),
     epoch=st.integers(0, 1000),
     probability=st.floats(0.01, 0.99),
-    kind=st.sampled_from(mk.MASKING_KINDS),
+    kind=st.sampled_from(MASKING_KINDS),
 )
 def test_special_tokens_and_padding_never_chosen(
     tokenizer, spec, shape_seed, n_rows, length, seed, epoch, probability, kind
@@ -505,18 +507,28 @@ def test_clear_errors_on_bad_input(tokenizer, spec, text_chunks):
         mk.build_datasets(too_big, text_chunks, config, tokenizer)
     with pytest.raises(TypeError, match="datasets.Dataset or a dict"):
         mk.chunk_arrays([1, 2, 3])
-    with pytest.raises(ValueError, match="no mask token"):
-        from transformers import PreTrainedTokenizerFast
-
-        mk.MaskingSpec.from_tokenizer(
-            PreTrainedTokenizerFast(tokenizer_object=tokenizer.backend_tokenizer)
-        )
-    with pytest.raises(ValueError, match="mlm_probability"):
-        spec.replace(mlm_probability=1.0)
-    with pytest.raises(ValueError, match="choose one of"):
-        spec.replace(kind="span")
     with pytest.raises(ValueError, match="skip_batches"):
         mk.build_datasets(text_chunks, text_chunks, config, tokenizer).train_from(0, 10_000)
+
+
+@pytest.mark.parametrize("value", [1.0, 0.0, "0.15"])
+def test_spec_rejects_bad_mlm_probability_through_check_masking(spec, value):
+    with pytest.raises(ValueError, match="mlm_probability") as from_spec:
+        spec.replace(mlm_probability=value)
+    with pytest.raises(ValueError) as from_config:
+        check_masking(spec.kind, value)
+    assert str(from_spec.value) == str(from_config.value)  # the one check, not a copy of it
+    with pytest.raises(ValueError, match="choose one of"):
+        spec.replace(kind="span")
+
+
+def test_from_tokenizer_without_mask_token_raises_data_error(tokenizer):
+    from transformers import PreTrainedTokenizerFast
+
+    no_mask = PreTrainedTokenizerFast(tokenizer_object=tokenizer.backend_tokenizer)
+    assert no_mask.mask_token is None
+    with pytest.raises(DataError, match="has no mask token.*add_special_tokens"):
+        mk.MaskingSpec.from_tokenizer(no_mask)
 
 
 def test_datasets_dataset_with_ragged_rows_is_refused():
@@ -593,25 +605,63 @@ def test_outcome_figure_shows_the_measured_shares(big_chunks, big_masked, spec):
     import matplotlib.pyplot as plt
 
     counts = mk.masking_outcomes(big_masked, spec)
-    fig = mk.plot_outcome_shares({"token": counts})
+    fig = mk.plot_outcome_shares({"token": counts}, spec)
     heights = [p.get_height() for p in fig.axes[0].patches]
     names = ["chosen_share", "mask_share", "random_share", "kept_share"]
     assert heights == pytest.approx([counts[n] for n in names])
     assert heights[0] == pytest.approx(0.15, abs=0.01) and heights[1] == pytest.approx(
         0.8, abs=0.02
     )
+    assert dashed_targets(fig) == pytest.approx([0.15, 0.8, 0.1, 0.1])
     with pytest.raises(ValueError, match="maskable"):
-        mk.plot_outcome_shares({"no share": {"mask_share": 1.0}})
+        mk.plot_outcome_shares({"no share": {"mask_share": 1.0}}, spec)
     plt.close("all")
 
 
-def test_masking_outcomes_is_count_outcomes_on_the_original_rows(big_chunks, big_masked, spec):
-    maskable = mk.maskable_positions(big_chunks["input_ids"], big_chunks["attention_mask"], spec)
-    explicit = mk.count_outcomes(
-        big_masked["input_ids"],
-        big_masked["labels"],
-        spec.mask_token_id,
-        outcome=big_masked["outcome"],
-        maskable=maskable,
-    )
-    assert mk.masking_outcomes(big_masked, spec) == explicit
+def dashed_targets(fig) -> list[float]:
+    """The heights of the dashed target lines of `plot_outcome_shares`, left to right."""
+    lines = sorted((x0, y0) for c in fig.axes[0].collections for (x0, y0), _ in c.get_segments())
+    return [y for _, y in lines]
+
+
+def test_outcome_figure_targets_come_from_the_spec(big_chunks, spec):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    odd = spec.replace(mlm_probability=0.3, mask_replace_prob=0.5, random_replace_prob=0.3)
+    counts = mk.masking_outcomes(mk.mask_chunks(big_chunks, odd, seed=2), odd)
+    fig = mk.plot_outcome_shares({"token": counts}, odd)
+    targets = dashed_targets(fig)
+    assert targets == pytest.approx([0.3, 0.5, 0.3, 0.2])
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert heights == pytest.approx(targets, abs=0.02)  # the measured bars meet their targets
+    plt.close("all")
+
+
+def test_masking_outcomes_counts_exactly_on_the_original_rows():
+    """A hand-made `mask_chunks` result whose counts are known: a masked position (whose new id is
+    the special mask id) still counts as maskable, and a random draw that hit the original id
+    counts as random - only the outcome array tells."""
+    small = mk.MaskingSpec(mask_token_id=4, vocab_size=50, special_ids=(0, 1, 2, 3, 4))
+    original = np.array([[2, 10, 11, 12, 13, 14, 3, 0]], np.int32)  # [CLS] 5 tokens [SEP] [PAD]
+    masked = {
+        "original_ids": original,
+        "attention_mask": np.array([[1, 1, 1, 1, 1, 1, 1, 0]], np.int32),
+        "input_ids": np.array([[2, 4, 11, 12, 20, 14, 3, 0]], np.int32),
+        "labels": np.array([[-100, 10, 11, 12, 13, -100, -100, -100]], np.int32),
+        "outcome": np.array([[0, mk.MASKED, mk.RANDOM, mk.KEPT, mk.RANDOM, 0, 0, 0]], np.int8),
+    }
+    counts = mk.masking_outcomes(masked, small)
+    assert counts == {
+        "chosen": 4,
+        "mask": 1,
+        "random": 2,
+        "kept": 1,
+        "mask_share": 0.25,
+        "random_share": 0.5,
+        "kept_share": 0.25,
+        "maskable": 5,
+        "chosen_share": 0.8,
+    }

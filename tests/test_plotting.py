@@ -1,5 +1,6 @@
 """Tests for mlm_helpers.plotting: run folders are built in tmp_path with known values, and the
-figures' artists (line data, bar widths, texts) are checked against them."""
+figures' artists (line data, bar widths, texts) are checked against them. Reading a run folder
+(`run_folder.load_run`) is tested in test_run_folder.py."""
 
 from __future__ import annotations
 
@@ -21,13 +22,10 @@ from hypothesis import strategies as st  # noqa: E402
 
 from mlm_helpers import plotting  # noqa: E402
 from mlm_helpers.plotting import (  # noqa: E402
-    Run,
-    clean_history,
     compare_runs,
     ema,
     epoch_table_markdown,
     fill_mask_table_markdown,
-    load_run,
     plot_epoch_loss,
     plot_fill_mask,
     plot_learning_rate,
@@ -36,6 +34,7 @@ from mlm_helpers.plotting import (  # noqa: E402
     save_run_figures,
     summarize_run,
 )
+from mlm_helpers.run_folder import Run, load_run  # noqa: E402
 
 # A 3-epoch run of 4 steps per epoch; validation loss is lowest after epoch 2.
 STEPS = [
@@ -116,78 +115,6 @@ def test_import_leaves_tensorflow_and_transformers_out():
     assert out.stdout.split() == ["False", "False"]
 
 
-# ------------------------------------------------------------------------------------ load_run
-
-
-def test_load_run_reads_all_three_files(run_dir: Path):
-    run = load_run(run_dir)
-    assert run.path == run_dir and run.name == "demo"
-    assert run.config["masking"] == "token"
-    assert [s["step"] for s in run.steps] == list(range(1, 13))
-    assert [e["eval_loss"] for e in run.epochs] == EVAL
-    assert run.results["perplexity_before"] == 3640.0
-
-
-def test_load_run_without_results_or_config(tmp_path: Path):
-    folder = write_run(tmp_path / "cut", results=None)
-    (folder / "config.json").unlink()
-    run = load_run(folder)
-    assert run.results == {} and run.config == {}
-    assert run.name == "cut"  # the folder's name when there is no config
-
-
-def test_load_run_missing_folder(tmp_path: Path):
-    with pytest.raises(FileNotFoundError, match="does not exist") as err:
-        load_run(tmp_path / "nope")
-    assert "nope" in str(err.value) and "notebook 04" in str(err.value)
-
-
-def test_load_run_file_instead_of_folder(tmp_path: Path):
-    (tmp_path / "history.json").write_text("{}")
-    with pytest.raises(NotADirectoryError, match="run folder"):
-        load_run(tmp_path / "history.json")
-
-
-def test_load_run_missing_history(tmp_path: Path):
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError) as err:
-        load_run(tmp_path / "empty")
-    message = str(err.value)
-    assert "history.json" in message and "notebook 04" in message
-    assert "python -m mlm_helpers train" in message
-
-
-@pytest.mark.parametrize("filename", ["history.json", "all_results.json", "config.json"])
-def test_load_run_corrupt_json_names_the_file(run_dir: Path, filename: str):
-    (run_dir / filename).write_text('{"steps": [{"step": 1, "lo')  # cut off mid-write
-    with pytest.raises(ValueError, match="not valid JSON") as err:
-        load_run(run_dir)
-    assert filename in str(err.value)
-
-
-@pytest.mark.parametrize(
-    "history, fragment",
-    [
-        ([], "JSON object"),
-        ({"steps": {"step": 1}}, "must be a list"),
-        ({"steps": [{"loss": 1.0}]}, "steps[0]"),
-        ({"epochs": [{"epoch": 1.5}]}, "epochs[0]"),
-        ({"steps": [{"step": True}]}, "steps[0]"),
-    ],
-)
-def test_load_run_malformed_history(tmp_path: Path, history, fragment: str):
-    (tmp_path / "history.json").write_text(json.dumps(history))
-    with pytest.raises(ValueError) as err:
-        load_run(tmp_path)
-    assert fragment in str(err.value) and "history.json" in str(err.value)
-
-
-def test_missing_keys_mean_empty_history(tmp_path: Path):
-    (tmp_path / "history.json").write_text("{}")
-    run = load_run(tmp_path)
-    assert run.steps == [] and run.epochs == []
-
-
 # ------------------------------------------------------------------------------------ resume
 
 
@@ -221,35 +148,6 @@ def test_resumed_run_plots_as_one_continuous_curve(tmp_path: Path):
     assert y[5] == 4.0
     smooth = fig.axes[0].get_lines()[1]
     assert list(smooth.get_xdata()) == list(range(1, 11))
-
-
-def test_clean_history_last_record_wins_for_epochs_too():
-    history = {
-        "epochs": [
-            {"epoch": 2, "eval_loss": 5.0},
-            {"epoch": 1, "eval_loss": 6.0},
-            {"epoch": 2, "eval_loss": 4.5},
-        ]
-    }
-    cleaned = clean_history(history)
-    assert cleaned["epochs"] == [{"epoch": 1, "eval_loss": 6.0}, {"epoch": 2, "eval_loss": 4.5}]
-    assert clean_history(cleaned) == cleaned
-
-
-step_records = st.lists(
-    st.tuples(st.integers(1, 40), st.floats(0, 20, allow_nan=False)), max_size=60
-)
-
-
-@settings(max_examples=60, deadline=None)
-@given(step_records)
-def test_clean_history_sorted_unique_last_wins(pairs):
-    steps = [{"step": s, "loss": v} for s, v in pairs]
-    cleaned = clean_history({"steps": steps})["steps"]
-    got = [r["step"] for r in cleaned]
-    assert got == sorted(set(s for s, _ in pairs))
-    last = dict(pairs)  # dict() keeps the last value of each key
-    assert all(r["loss"] == last[r["step"]] for r in cleaned)
 
 
 # ------------------------------------------------------------------------------------ ema
@@ -568,7 +466,7 @@ def test_save_run_figures_writes_and_closes(run_dir: Path, tmp_path: Path):
     assert set(plt.get_fignums()) == before
 
 
-def test_run_dataclass_defaults():
-    run = Run(path=Path("runs/x"))
-    assert run.name == "x" and run.steps == [] and run.epochs == []
+def test_an_empty_run_object_is_summarized_without_reading_a_folder():
+    run = Run(path=Path("runs/x"))  # no such folder: a Run is used as it is, never re-read
     assert plotting.summarize_run(run).steps_logged == 0
+    assert plot_epoch_loss(run).axes[0].get_lines() == []

@@ -14,6 +14,7 @@ import re
 import secrets
 import shutil
 import string
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlm_helpers import data, publishing
+from mlm_helpers import paths, publishing, run_folder
 from mlm_helpers.config import EMBEDDED, SCRATCH, RunConfig, embedded_profile, hub_profile
 from mlm_helpers.paths import project_root
 from mlm_helpers.publishing import (
@@ -137,6 +138,9 @@ RESULTS = {
     "eval_rows": 300,
     "epochs_completed": 3,
     "global_step": 12,
+    "steps_per_epoch": 4,
+    "total_steps": 12,
+    "warmup_steps": 1,
     "train_runtime_seconds": 75.2,
     "train_rows_per_sec": 120.0,
     "train_tokens_per_sec": 15360.0,
@@ -316,7 +320,7 @@ def test_card_shape_of_a_run_without_a_saved_model_config(
     shipped_dir.mkdir(parents=True)
     if shipped is not None:
         (shipped_dir / "config.json").write_text(json.dumps(shipped))
-    monkeypatch.setattr(data, "EMBEDDED_MODEL_DIR", shipped_dir)
+    monkeypatch.setattr(paths, "EMBEDDED_MODEL_DIR", shipped_dir)  # read by paths.local_folder
     tiny = {**embedded_profile().tiny_model, "n_layers": 5, "dim": 48}
     config = embedded_profile(run_name="shape", model=model, tiny_model=tiny)
     run = make_run(tmp_path / "runs", config, saved_model_dir)
@@ -330,7 +334,7 @@ def test_card_shape_of_a_run_without_a_saved_model_config(
 def test_write_model_card_reads_the_shape_from_the_folder_it_writes_to(
     tmp_path, saved_model_dir, monkeypatch, tokenizer
 ):
-    monkeypatch.setattr(data, "EMBEDDED_MODEL_DIR", tmp_path / "no-shipped-model")
+    monkeypatch.setattr(paths, "EMBEDDED_MODEL_DIR", tmp_path / "no-shipped-model")
     run = make_run(tmp_path / "runs", embedded_profile(run_name="elsewhere"), saved_model_dir)
     (run / "model" / "config.json").unlink()  # the model now lives only in `folder`
     folder = shutil.copytree(saved_model_dir, tmp_path / "hub-folder")
@@ -441,8 +445,6 @@ def test_card_body_matches_config_history_and_results(hub_run):
     for line in [
         "- optimizer: AdamWeightDecay (beta_1: 0.9, beta_2: 0.999, epsilon: 1e-08, "
         "weight_decay_rate: 0.01, gradient clipping by global norm: 1)",
-        "- learning_rate: 2e-05, linear warmup over the first 10% of the steps (about 1 of 12 "
-        "steps), then linear decay (PolynomialDecay, power 1) to 0 at the last step",
         "- train_batch_size: 32",
         "- num_epochs: 3",
         "- seed: 42",
@@ -474,6 +476,78 @@ def test_card_body_matches_config_history_and_results(hub_run):
         "### Framework versions",
     ):
         assert heading in text
+
+
+def _schedule_line(text: str) -> str:
+    [line] = [line for line in text.splitlines() if line.startswith("- learning_rate: ")]
+    return line.removeprefix("- learning_rate: ")
+
+
+def test_card_schedule_is_the_sentence_of_the_schedule_training_built(hub_run):
+    from mlm_helpers.schedule import LinearWarmupDecay
+
+    schedule = LinearWarmupDecay.from_config(HUB_CONFIG, RESULTS["steps_per_epoch"])
+    expected = schedule.describe()
+    assert _schedule_line(build_model_card(hub_run).text) == expected
+    assert "first 1 of 12 steps to 2e-05" in expected  # the numbers the fixture's run recorded
+    # a run folder whose all_results.json predates "steps_per_epoch": state.json has it
+    results = {k: v for k, v in RESULTS.items() if k != "steps_per_epoch"}
+    (hub_run / "all_results.json").write_text(json.dumps(results))
+    run_folder.write_json_atomic(run_folder.state_path(hub_run), {"steps_per_epoch": 4})
+    assert _schedule_line(build_model_card(hub_run).text) == expected
+
+
+def test_card_without_steps_per_epoch_states_only_the_settings(tmp_path, saved_model_dir):
+    results = {k: v for k, v in RESULTS.items() if k != "steps_per_epoch"}
+    run = make_run(tmp_path / "runs", HUB_CONFIG, saved_model_dir, results=results)
+    line = _schedule_line(build_model_card(run).text)
+    assert line.startswith("peak 2e-05, warmup over 10% of the steps (") and "unknown" in line
+    assert not any(c.isdigit() for c in line.removeprefix("peak 2e-05, warmup over 10%"))
+    steps = HUB_CONFIG.replace(run_name="by-steps", warmup=30)
+    run = make_run(tmp_path / "runs", steps, saved_model_dir, results=results)
+    assert _schedule_line(build_model_card(run).text).startswith("peak 2e-05, warmup over 30 steps")
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, embedded_tokenizer):
+    """A real run of `training.fine_tune`: 2 epochs of 6 steps, warmup 0.25 (3 steps)."""
+    from mlm_helpers.chunking import prepare_chunks
+    from mlm_helpers.training import fine_tune
+
+    config = embedded_profile(
+        runs_dir=str(tmp_path_factory.mktemp("runs")),
+        run_name="tiny",
+        model=SCRATCH,
+        tiny_model={**embedded_profile().tiny_model, "n_layers": 1, "dim": 32, "hidden_dim": 64},
+        chunk_size=32,
+        batch_size=8,
+        epochs=2,
+        learning_rate=5e-3,
+        warmup=0.25,
+        max_reviews=60,
+        train_chunks=48,
+        eval_chunks=8,
+        fill_mask_prompts=("a great [MASK].",),
+        top_k=2,
+    )
+    chunks = prepare_chunks(config, embedded_tokenizer)
+    return fine_tune(config, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0).run_dir
+
+
+def test_card_schedule_agrees_with_the_rates_training_recorded(trained_run):
+    """The sentence's numbers are read back from history.json, where training logged the rate of
+    every step: the warmup ends at the step with the highest rate, the last step is the run's last,
+    and the rate of that step is the one the sentence gives, formatted the same way."""
+    steps = run_folder.load_run(trained_run).steps
+    rates = [s["learning_rate"] for s in steps]
+    peak_step = steps[rates.index(max(rates))]["step"]
+    line = _schedule_line(build_model_card(trained_run).text)
+    assert (peak_step, steps[-1]["step"]) == (3, 12)
+    assert line.startswith(
+        f"linear warmup from 0 over the first {peak_step} of {steps[-1]['step']} "
+    )
+    assert f" to {max(rates):g}, then linear decay to {rates[-1]:.3g} at the last step" in line
+    assert rates[-1] > 0  # so the "(0 after it)" of the sentence is about the step after the run
 
 
 def test_card_uses_the_last_record_of_a_resumed_epoch(tmp_path, saved_model_dir):
@@ -512,6 +586,37 @@ def test_write_model_card_embeds_the_loss_figure_next_to_readme(hub_run):
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert re.search(r"!\[[^\]]+\]\(loss_curves\.png\)", readme.read_text())
     assert missing_hub_files(readme.parent) == []
+
+
+def test_card_of_a_run_from_a_local_folder_that_is_gone(tmp_path, saved_model_dir):
+    """A run trained from local folders that no longer exist still gets a card, which calls them
+    local, never Hub ids."""
+    config = HUB_CONFIG.replace(
+        run_name="gone",
+        model=str(tmp_path / "gone" / "model"),
+        dataset=str(tmp_path / "gone" / "data"),
+    )
+    card = build_model_card(make_run(tmp_path / "runs", config, saved_model_dir))
+    assert card.data.base_model is None and card.data.datasets is None
+    text = _prose(card.text)
+    assert f"the model from the local folder `{config.model}`" in text
+    assert f"the local dataset `{config.dataset}`" in text and "huggingface.co/datasets" not in text
+
+
+def test_importing_and_the_upload_path_leave_tensorflow_out(ready_folder):
+    """The module docstring's claim: only the model itself and the schedule sentence import it."""
+    code = (
+        "import sys\n"
+        "from mlm_helpers import publishing\n"
+        "publishing.find_token()\n"
+        "publishing.check_hub_folder(sys.argv[1])\n"
+        "publishing.publish(sys.argv[1], 'someone/x', dry_run=True)\n"
+        "print('tensorflow' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(ready_folder)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split()[-2:] == ["False", "False"]
 
 
 # ----------------------------------------------------------------------------- tokens
@@ -579,11 +684,17 @@ def _write(factory, lines: list[str]) -> Path:
     return path
 
 
-def test_notebooks_hold_no_token():
+def test_notebooks_hold_no_token(tmp_path):
     notebooks = sorted((project_root(Path(__file__).parent) / "notebooks").glob("*.ipynb"))
-    if not notebooks:
-        pytest.skip("no notebooks yet")
-    assert find_token_leaks(notebooks) == []
+    assert len(notebooks) >= 6, f"expected the six notebooks of the series, found {notebooks}"
+    # control: a copy of one with a token pasted into a cell is the only file reported
+    lines = notebooks[-1].read_text().split("\n")
+    cell = next(i for i, line in enumerate(lines) if line.strip() == '"source": [')
+    lines.insert(cell + 1, f"    \"token = '{fake_token()}'\\n\",")
+    planted = tmp_path / notebooks[-1].name
+    planted.write_text("\n".join(lines))
+    json.loads(planted.read_text())  # still a valid notebook file
+    assert find_token_leaks([*notebooks, planted]) == [(planted, cell + 2)]
 
 
 # ----------------------------------------------------------------------------- publish

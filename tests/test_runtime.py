@@ -39,6 +39,43 @@ def test_huggingface_hub_1_is_refused_with_the_fix(monkeypatch):
         runtime.check_stack()
 
 
+@pytest.mark.parametrize(
+    ("owner", "name", "named"),
+    [
+        ("transformers:AdamWeightDecay", "_create_all_weights", "_create_all_weights"),
+        ("huggingface_hub.utils._paths", "DEFAULT_IGNORE_PATTERNS", "DEFAULT_IGNORE_PATTERNS"),
+        (
+            "transformers.models.distilbert.modeling_tf_distilbert:TFTransformerBlock",
+            "call",
+            "TFTransformerBlock.call",
+        ),
+    ],
+)
+def test_a_missing_private_api_is_named_by_check_stack(monkeypatch, owner, name, named):
+    """Each reach of `_compat` is really tried: remove it, and check_stack names it and the fix."""
+    import importlib
+
+    module, _, attribute = owner.partition(":")
+    target = importlib.import_module(module)
+    target = getattr(target, attribute) if attribute else target
+    if name == "call":  # a changed signature rather than a missing method
+        monkeypatch.setattr(target, "call", lambda self, x, mask, training=False: x)
+    elif attribute:  # inherited: shadow it
+        monkeypatch.setattr(target, name, None)
+    else:
+        monkeypatch.delattr(target, name)
+    with pytest.raises(runtime.StackError, match=rf"{named}.*constraints\.txt"):
+        runtime.check_stack()
+
+
+def test_a_missing_dropout_generator_is_named_by_check_stack(monkeypatch):
+    from mlm_helpers import _compat
+
+    monkeypatch.setattr(_compat, "dropout_generator", lambda layer: None)
+    with pytest.raises(runtime.StackError, match="_random_generator._generator"):
+        runtime.check_stack()
+
+
 def _run(code: str, **env) -> subprocess.CompletedProcess:
     import os
 

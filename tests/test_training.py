@@ -17,31 +17,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from mlm_helpers import runtime
 from mlm_helpers.cli import parse_overrides, parse_value
 from mlm_helpers.config import SCRATCH, RunConfig, embedded_profile, get_config
 from mlm_helpers.evaluation import DOMAIN_WORDS, fill_mask, masked_lm_loss
+from mlm_helpers.hardware import training_policies
+from mlm_helpers.run_folder import ResumeError
+from mlm_helpers.schedule import LinearWarmupDecay
 from mlm_helpers.training import (
-    ResumeError,
     SimulatedDisconnect,
     TrainingDiverged,
     build_model,
-    count_steps,
     fine_tune,
     interrupt_at,
-    learning_rate_curve,
     make_optimizer,
-    make_schedule,
-    model_flops_utilisation,
-    plot_learning_rate_schedule,
     prepare_data,
-    resolve_jit,
-    resolve_precision,
-    training_policies,
-    write_json_atomic,
 )
 
 tf = runtime.import_tensorflow()
@@ -118,75 +109,14 @@ def last_record_per_step(steps: list[dict]) -> list[dict]:
     return [by_step[s] for s in sorted(by_step)]
 
 
-# ------------------------------------------------------------------------------------ schedule
-def test_schedule_warms_up_then_decays_to_zero():
-    config = RunConfig(epochs=3, warmup=0.1, learning_rate=1e-3)
-    rates = learning_rate_curve(config, steps_per_epoch=10)
-    assert count_steps(config, 10) == (30, 3)
-    assert len(rates) == 30
-    assert rates[2] == pytest.approx(1e-3)  # step 3, the last warmup step, is the peak
-    assert int(np.argmax(rates)) == 2
-    assert np.all(rates > 0)  # every step learns ...
-    assert rates[-1] == pytest.approx(1e-3 / 28)  # ... the last one only a little ...
-    assert float(make_schedule(config, 10)(30)) == 0.0  # ... and the rate is 0 at the end
-    assert np.all(np.diff(rates[:3]) > 0) and np.all(np.diff(rates[2:]) < 0)
-
-
-@settings(max_examples=30, deadline=None)
-@given(
-    steps_per_epoch=st.integers(1, 40),
-    epochs=st.integers(1, 4),
-    warmup=st.one_of(st.floats(0.0, 0.9), st.integers(0, 60)),
-)
-def test_schedule_invariants(steps_per_epoch, epochs, warmup):
-    config = RunConfig(epochs=epochs, warmup=warmup, learning_rate=2e-3)
-    total = steps_per_epoch * epochs
-    try:
-        steps, warm = count_steps(config, steps_per_epoch)
-    except ValueError as err:
-        assert str(total) in str(err)
-        assert warmup >= 1 or round(warmup * total) >= total
-        return
-    assert steps == total and 0 <= warm < total
-    rates = learning_rate_curve(config, steps_per_epoch)
-    assert np.all(rates > 0)
-    assert rates[-1] <= 2e-3 / (total + 1 - max(warm, 1)) * (1 + 1e-5)  # ~0 at the last step
-    assert float(make_schedule(config, steps_per_epoch)(total)) == 0.0
-    assert rates.max() == pytest.approx(2e-3, rel=1e-5)
-    peak = int(np.argmax(rates))
-    assert peak == max(warm - 1, 0)  # the peak is at the last warmup step
-    assert np.all(np.diff(rates[: peak + 1]) > 0) and np.all(np.diff(rates[peak:]) < 0)
-
-
-def test_warmup_not_shorter_than_training_is_refused_with_both_numbers():
-    with pytest.raises(ValueError, match=r"warmup of 1000 steps .* 940 training steps"):
-        count_steps(RunConfig(epochs=20, warmup=1000), steps_per_epoch=47)
-    with pytest.raises(ValueError, match="steps_per_epoch"):
-        count_steps(RunConfig(), steps_per_epoch=0)
-
-
-def test_schedule_figure_shows_every_step():
-    fig = plot_learning_rate_schedule(RunConfig(epochs=2, warmup=0.25), steps_per_epoch=8)
-    line = fig.axes[0].lines[0]
-    assert len(line.get_xdata()) == 16 and fig.axes[0].get_xlabel() == "optimizer step"
-
-
-# ------------------------------------------------------------------------------------ hardware
-def test_precision_and_xla_defaults():
-    assert resolve_precision("auto", "gpu") == "mixed_float16"
-    assert resolve_precision("auto", "tpu") == "mixed_bfloat16"
-    assert resolve_precision("auto", "cpu") == "float32"
-    assert resolve_precision("float32", "gpu") == "float32"
-    assert resolve_jit("auto", "gpu") and resolve_jit("auto", "tpu")
-    assert resolve_jit("auto", "cpu") is False  # measured: XLA does not pay off on this CPU
-    assert resolve_jit(True, "cpu") is True
-
-
+# ------------------------------------------------------------------------------------ model
 def test_mixed_float16_is_used_by_the_layers_and_the_loss_stays_float32(embedded_tokenizer):
     config = tiny_config(Path("unused"), precision="mixed_float16")
     with training_policies("mixed_float16"):
         model = build_model(config, embedded_tokenizer)
-        optimizer = make_optimizer(config, make_schedule(config, 8), "mixed_float16")
+        optimizer = make_optimizer(
+            config, LinearWarmupDecay.from_config(config, 8), "mixed_float16"
+        )
     dense = model.vocab_transform
     assert dense.compute_dtype == "float16" and dense.variable_dtype == "float32"
     assert dense.kernel.dtype == tf.float32
@@ -300,6 +230,14 @@ def test_run_folder_has_the_documented_files(straight_run):
     assert results["eval_loss_after"] < results["eval_loss_before"]
     assert results["eval_loss_after"] == pytest.approx(history["epochs"][-1]["eval_loss"])
     assert results["global_step"] == 16 and results["epochs_completed"] == 2
+    assert (results["steps_per_epoch"], results["total_steps"], results["warmup_steps"]) == (
+        8,
+        16,
+        2,
+    )
+    # The rates logged are those of the schedule object the optimizer was given.
+    schedule = LinearWarmupDecay.from_config(config, results["steps_per_epoch"])
+    np.testing.assert_array_equal([r["learning_rate"] for r in history["steps"]], schedule.curve())
     assert (
         results["precision"],
         results["jit_compile"],
@@ -373,9 +311,9 @@ def test_resume_is_exact_only_because_the_dropout_state_is_kept(
 ):
     """Control: with the dropout generators left out of checkpoints and re-seeding, the same
     interruption gives different weights - so the test above really checks dropout."""
-    import mlm_helpers.training as training
+    import mlm_helpers.recorder as recorder
 
-    monkeypatch.setattr(training, "dropout_generators", lambda model: [])
+    monkeypatch.setattr(recorder, "dropout_generators", lambda model: [])
     config = tiny_config(tmp_path)
     straight = fine_tune(
         config.replace(run_name="a"), tokenizer=embedded_tokenizer, chunks=chunks, verbose=0
@@ -469,22 +407,6 @@ def test_bad_settings_give_clear_errors(tmp_path, embedded_tokenizer, chunks):
             chunks={"train": chunks["train"]},
             verbose=0,
         )
-
-
-def test_model_flops_utilisation():
-    assert model_flops_utilisation(66_985_530, 40_000, 65.0) == pytest.approx(
-        6 * 66_985_530 * 40_000 / 65e12
-    )
-
-
-def test_json_is_written_atomically(tmp_path):
-    path = write_json_atomic(tmp_path / "sub" / "history.json", {"steps": [1, 2]})
-    assert json.loads(path.read_text()) == {"steps": [1, 2]}
-    write_json_atomic(path, {"steps": []})
-    assert [p.name for p in path.parent.iterdir()] == ["history.json"]  # no temp files left
-    with pytest.raises(ValueError):
-        write_json_atomic(path, {"loss": float("nan")})  # not valid JSON: refused
-    assert json.loads(path.read_text()) == {"steps": []}  # the old content survives
 
 
 # ------------------------------------------------------------------------------------ subprocesses
@@ -597,7 +519,7 @@ def test_the_embedded_model_is_the_shipped_general_model(embedded_tokenizer):
     """model="embedded" loads the pre-trained folder shipped in the package (not a fresh model),
     and what it knows is general language: general prompts get the general corpus' words, and the
     review prompt of notebook 04 gets a general word, not a film word, before any adaptation."""
-    from mlm_helpers.data import EMBEDDED_MODEL_DIR
+    from mlm_helpers.paths import EMBEDDED_MODEL_DIR
     from tools.embedded import general
 
     with training_policies("float32"):

@@ -8,7 +8,6 @@ is how the committed outputs are refreshed), and ends with a short summary of th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -61,20 +60,21 @@ def run_notebook(path: Path, out: Path, timeout: int) -> float:
 def summary() -> list[str]:
     sys.path.insert(0, str(ROOT))
     from mlm_helpers.config import get_config
+    from mlm_helpers.publishing import CARD_FILE
+    from mlm_helpers.run_folder import RESULTS_FILE, model_dir, read_json
 
     config = get_config(verbose=False)
     lines = [f"run folder: {config.run_dir}"]
-    results = config.run_dir / "all_results.json"
-    if results.is_file():
-        data = json.loads(results.read_text())
+    data = read_json(config.run_dir / RESULTS_FILE, required=False)
+    if data is not None:
         lines.append(
             f"held-out perplexity: {data['perplexity_before']:.1f} before -> "
             f"{data['perplexity_after']:.1f} after training"
         )
         for prompt, after in data.get("fill_mask_after", {}).items():
             lines.append(f"  {prompt!r}: " + ", ".join(p["token"] for p in after))
-    hub_folder = config.run_dir / "model"
-    if (hub_folder / "README.md").is_file():
+    hub_folder = model_dir(config.run_dir)
+    if (hub_folder / CARD_FILE).is_file():
         lines.append(f"Hub-ready folder with model card: {hub_folder}")
     return lines
 

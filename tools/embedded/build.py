@@ -32,7 +32,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlm_helpers.config import RunConfig
-from mlm_helpers.data import EMBEDDED_DIR, EMBEDDED_MODEL_DIR, clean_text
+from mlm_helpers.data import clean_text
+from mlm_helpers.paths import EMBEDDED_DATASET_DIR, EMBEDDED_MODEL_DIR
+from mlm_helpers.run_folder import model_dir
 
 from . import general, reviews
 
@@ -87,7 +89,7 @@ def write_table(columns: dict[str, pa.Array], path: Path) -> None:
     )
 
 
-def build_reviews(out: Path = EMBEDDED_DIR) -> dict[str, list[dict]]:
+def build_reviews(out: Path = EMBEDDED_DATASET_DIR) -> dict[str, list[dict]]:
     """Generate the review corpus into `out/data`; return {split: rows}."""
     corpus = reviews.generate_corpus()
     data_dir = out / "data"
@@ -215,7 +217,7 @@ def pretrain(out: Path = EMBEDDED_MODEL_DIR) -> dict:
             if model is not None:  # continue from the previous phase's weights
                 fields["model"] = model
             result = fine_tune(RunConfig(**fields), deterministic=True)
-            model = str(result.run_dir / "model")
+            model = str(model_dir(result.run_dir))
         for name in SHIPPED:
             shutil.copyfile(Path(model) / name, out / name)
         results = result.results

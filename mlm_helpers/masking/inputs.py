@@ -1,0 +1,145 @@
+"""Masking's input: stage 02's chunks checked and turned into 2-D int32 arrays (`chunk_arrays`),
+or made up in the same layout for benchmarks and tests (`synthetic_chunks`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .spec import MODEL_INPUTS
+
+
+def _column_from_dataset(table: Any, name: str) -> np.ndarray | list:
+    """A list column of a pyarrow table as a 2-D array (or the row lengths when ragged)."""
+    import pyarrow.compute as pc
+
+    column = table.column(name).combine_chunks()
+    lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+    if len(lengths) and (np.any(lengths != lengths[0])):
+        return list(lengths)
+    values = column.flatten().to_numpy(zero_copy_only=False)
+    return values.reshape(len(lengths), int(lengths[0]) if len(lengths) else 0)
+
+
+def chunk_arrays(
+    chunks: Any, *, need_word_ids: bool = False, vocab_size: int | None = None
+) -> dict[str, np.ndarray]:
+    """Check stage 02's chunks and return their columns as 2-D int32 arrays.
+
+    `chunks` is a `datasets.Dataset` or a mapping of equal-length arrays/lists. Raises ValueError
+    naming the problem: a missing column, no rows, ragged rows or columns of different shapes, ids
+    outside ``[0, vocab_size)``. Used by `build_datasets` and `mask_chunks`.
+    """
+    wanted = MODEL_INPUTS + (("word_ids",) if need_word_ids else ())
+    optional = () if need_word_ids else ("word_ids",)
+    table = None
+    if hasattr(chunks, "column_names") and hasattr(chunks, "with_format"):
+        names = list(chunks.column_names)
+        table = chunks.with_format("arrow")[:] if len(chunks) else None
+    elif isinstance(chunks, Mapping):
+        names = list(chunks)
+    else:
+        raise TypeError(
+            f"chunks must be a datasets.Dataset or a dict of arrays, got {type(chunks).__name__}"
+        )
+    missing = [c for c in wanted if c not in names]
+    if missing:
+        hint = (
+            " (whole-word masking needs word_ids: keep them when chunking)"
+            if ("word_ids" in missing)
+            else ""
+        )
+        raise ValueError(f"chunks have no column(s) {missing}; they have {names}{hint}")
+
+    arrays: dict[str, np.ndarray] = {}
+    for name in wanted + tuple(c for c in optional if c in names):
+        if table is None and isinstance(chunks, Mapping):
+            try:
+                values: Any = np.asarray(chunks[name])
+            except ValueError:  # inhomogeneous nested lists
+                values = [len(row) for row in chunks[name]]
+        elif table is None:
+            values = np.zeros((0, 0), np.int32)
+        else:
+            values = _column_from_dataset(table, name)
+        if isinstance(values, list) or values.dtype == object:
+            lengths = values if isinstance(values, list) else [len(r) for r in values]
+            raise ValueError(
+                f"column {name!r} has rows of different lengths ({sorted(set(lengths))[:5]}...): "
+                "chunks must all have the same length (chunk_size); re-run the chunking step"
+            )
+        if values.ndim != 2:
+            raise ValueError(
+                f"column {name!r} must hold one list of token ids per row (a 2-D array), got shape "
+                f"{values.shape}"
+            )
+        if values.size and not np.issubdtype(values.dtype, np.integer):
+            raise ValueError(f"column {name!r} must hold integers, got dtype {values.dtype}")
+        arrays[name] = values.astype(np.int32, copy=False)
+
+    shapes = {name: a.shape for name, a in arrays.items()}
+    if len(set(shapes.values())) > 1:
+        raise ValueError(
+            f"the chunk columns have mismatched shapes {shapes}: every column needs one row per "
+            "chunk and chunk_size values per row"
+        )
+    n_rows, length = arrays["input_ids"].shape
+    if n_rows == 0 or length == 0:
+        raise ValueError("chunks are empty (no rows or zero-length rows): nothing to mask")
+    mask_values = np.unique(arrays["attention_mask"])
+    if not set(mask_values.tolist()) <= {0, 1}:
+        raise ValueError(f"attention_mask must hold only 0 and 1, found {mask_values[:5]}")
+    ids = arrays["input_ids"]
+    if ids.min() < 0 or (vocab_size is not None and ids.max() >= vocab_size):
+        raise ValueError(
+            f"input_ids range over [{ids.min()}, {ids.max()}] but the tokenizer has {vocab_size} "
+            "ids: were the chunks made with a different tokenizer?"
+        )
+    return arrays
+
+
+def synthetic_chunks(
+    tokenizer: Any, n_rows: int, chunk_size: int = 128, *, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Chunks in stage 02's layout made of random word pieces: fake reviews ``[CLS] ... [SEP]``
+    concatenated and cut into rows, with chunk-local `word_ids` (words of 1-3 pieces).
+
+    For speed comparisons and tests that need many rows without a corpus (benchmarks/masking.py
+    and the masking tests).
+    """
+    if n_rows < 1 or chunk_size < 2:
+        raise ValueError(f"need n_rows >= 1 and chunk_size >= 2, got {n_rows} and {chunk_size}")
+    rng = np.random.default_rng(seed)
+    special = set(int(i) for i in tokenizer.all_special_ids)
+    regular = np.array([i for i in range(len(tokenizer)) if i not in special], np.int32)
+    total = n_rows * chunk_size
+    ids, words = [], []
+    produced, next_word = 0, 0
+    while produced < total:
+        n_words = int(rng.integers(30, 300))
+        pieces = rng.choice([1, 1, 1, 2, 2, 3], size=n_words)  # mean ~1.7 pieces per word
+        word_of_piece = np.repeat(np.arange(next_word, next_word + n_words), pieces)
+        next_word += n_words
+        ids.append(
+            np.concatenate(
+                (
+                    [tokenizer.cls_token_id],
+                    rng.choice(regular, size=len(word_of_piece)),
+                    [tokenizer.sep_token_id],
+                )
+            )
+        )
+        words.append(np.concatenate(([-1], word_of_piece, [-1])))
+        produced += len(word_of_piece) + 2
+    flat_ids = np.concatenate(ids)[:total].reshape(n_rows, chunk_size).astype(np.int32)
+    flat_words = np.concatenate(words)[:total].reshape(n_rows, chunk_size)
+    real = flat_words >= 0
+    first = np.where(real, flat_words, np.iinfo(np.int64).max).min(axis=1, keepdims=True)
+    local = np.where(real, flat_words - first, -1).astype(np.int32)
+    return {
+        "input_ids": flat_ids,
+        "attention_mask": np.ones_like(flat_ids),
+        "word_ids": local,
+    }

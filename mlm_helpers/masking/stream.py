@@ -1,0 +1,220 @@
+"""The tf.data builder: Keras batches for `model.fit`, masked on the fly.
+
+`build_datasets` turns stage 02's chunks into `MLMDatasets`: a training stream that reshuffles and
+re-masks every epoch (order and masks from `random_ops`, so it can resume at any batch) and
+fixed-mask evaluation batches (`keras_batches` of `fixed_eval_masks`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..config import RunConfig
+from .inputs import chunk_arrays
+from .random_ops import (
+    TRAIN_STREAM,
+    _tf,
+    epoch_permutation,
+    fixed_eval_masks,
+    mask_batch,
+    masking_key,
+)
+from .spec import MODEL_INPUTS, MaskingSpec, maskable_positions
+
+_BLOCK_ROWS = 512  # rows masked per tf.data map call in the training stream
+
+
+def keras_batches(arrays: Mapping[str, np.ndarray], batch_size: int):
+    """A tf.data dataset of Keras ``(x, y)`` batches from masked arrays (e.g. `fixed_eval_masks`),
+    keeping the last partial batch so every row is scored."""
+    tf = _tf()
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} must be a positive integer")
+    inputs = {name: np.asarray(arrays[name], np.int32) for name in MODEL_INPUTS}
+    labels = np.asarray(arrays["labels"], np.int32)
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+@dataclass
+class MLMDatasets:
+    """The datasets `model.fit` needs, built by `build_datasets` (notebook 03 builds one; notebook
+    04 gets one from `training.prepare_data`).
+
+    - ``train``: the training stream for all epochs, ``steps_per_epoch`` batches per epoch, so
+      ``model.fit(d.train, epochs=config.epochs, steps_per_epoch=d.steps_per_epoch,
+      validation_data=d.eval)``;
+    - ``train_from(epoch, skip_batches)``: the same stream starting later, for exact resume with
+      ``fit(..., initial_epoch=epoch)``;
+    - ``eval``: the fixed-mask evaluation batches (all rows), from ``eval_arrays``.
+    """
+
+    train: Any
+    eval: Any
+    steps_per_epoch: int
+    eval_steps: int
+    epochs: int
+    batch_size: int
+    seed: int
+    spec: MaskingSpec
+    eval_arrays: dict[str, np.ndarray]
+    train_arrays: dict[str, np.ndarray] = dataclasses.field(repr=False)
+
+    def train_from(self, epoch: int = 0, skip_batches: int = 0):
+        """The training stream from epoch `epoch` (0-based) and batch `skip_batches` of it to the
+        end of the last epoch. Epoch e's order and masks depend only on (seed, e), so this equals
+        the tail of `train`."""
+        if not 0 <= epoch < self.epochs:
+            raise ValueError(f"epoch={epoch!r} is outside the run's epochs 0..{self.epochs - 1}")
+        if not 0 <= skip_batches < self.steps_per_epoch:
+            raise ValueError(
+                f"skip_batches={skip_batches!r} must lie in [0, {self.steps_per_epoch}) "
+                "(batches already trained in that epoch)"
+            )
+        return _train_stream(
+            self.train_arrays,
+            self.spec,
+            seed=self.seed,
+            batch_size=self.batch_size,
+            first_epoch=epoch,
+            epochs=self.epochs,
+            skip_batches=skip_batches,
+        )
+
+    @property
+    def total_steps(self) -> int:
+        """Optimizer steps of the whole run (for learning-rate schedules)."""
+        return self.steps_per_epoch * self.epochs
+
+    def fit_kwargs(self, initial_epoch: int = 0) -> dict[str, Any]:
+        """Arguments for ``model.fit(**d.fit_kwargs(e))`` that start (or resume) at epoch `e`.
+
+        `steps_per_epoch` must be passed: `train` holds all epochs back to back.
+        """
+        return {
+            "x": self.train_from(initial_epoch),
+            "epochs": self.epochs,
+            "initial_epoch": initial_epoch,
+            "steps_per_epoch": self.steps_per_epoch,
+            "validation_data": self.eval,
+        }
+
+    def train_epoch(self, epoch: int):
+        """The batches of one epoch only (for looking at them)."""
+        return self.train_from(epoch).take(self.steps_per_epoch)
+
+
+def _train_stream(
+    arrays: Mapping[str, np.ndarray],
+    spec: MaskingSpec,
+    *,
+    seed: int,
+    batch_size: int,
+    first_epoch: int,
+    epochs: int,
+    skip_batches: int = 0,
+):
+    tf = _tf()
+    n_rows = len(arrays["input_ids"])
+    steps = n_rows // batch_size
+    usable = maskable_positions(arrays["input_ids"], arrays["attention_mask"], spec)
+    if spec.kind == "whole_word":
+        usable &= arrays["word_ids"] >= 0
+    columns = {
+        name: tf.constant(arrays[name])
+        for name in ("input_ids", "attention_mask", "word_ids")
+        if name in arrays
+    }
+    columns["maskable"] = tf.constant(usable)  # computed once, not in every batch
+
+    # Work on blocks of several batches: one map call masks `group` batches at once, which
+    # amortises the per-call cost of tf.data over ~512 rows; unbatch() then yields whole batches.
+    group = max(1, _BLOCK_ROWS // batch_size)
+
+    def epoch_blocks(epoch):
+        order = epoch_permutation(n_rows, seed, epoch)[: steps * batch_size]
+        rows = tf.data.Dataset.from_tensor_slices(tf.reshape(order, (steps, batch_size)))
+        skip = tf.where(tf.equal(epoch, first_epoch), tf.constant(skip_batches, tf.int64), 0)
+        return rows.skip(skip).batch(group).map(lambda block: (epoch, block))
+
+    def make_batches(epoch, block):
+        rows = tf.reshape(block, [-1])
+        batch = {name: tf.gather(a, rows) for name, a in columns.items()}
+        out = mask_batch(
+            batch["input_ids"],
+            batch["attention_mask"],
+            rows,
+            masking_key(seed, epoch, TRAIN_STREAM),
+            spec,
+            batch.get("word_ids"),
+            maskable=batch["maskable"],
+        )
+        shape = tf.stack([tf.shape(block)[0], batch_size, tf.shape(out["labels"])[-1]])
+        inputs = {
+            "input_ids": tf.reshape(out["input_ids"], shape),
+            "attention_mask": tf.reshape(batch["attention_mask"], shape),
+        }
+        return inputs, tf.reshape(out["labels"], shape)
+
+    stream = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_blocks)
+    stream = stream.map(make_batches, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    stream = stream.unbatch()
+    total = (epochs - first_epoch) * steps - skip_batches
+    return stream.apply(tf.data.experimental.assert_cardinality(total)).prefetch(tf.data.AUTOTUNE)
+
+
+def build_datasets(
+    train_chunks: Any,
+    eval_chunks: Any,
+    config: RunConfig,
+    tokenizer: Any = None,
+    *,
+    spec: MaskingSpec | None = None,
+) -> MLMDatasets:
+    """Training and evaluation datasets for `model.fit`, masked as `config` says.
+
+    Uses ``config.batch_size``, ``seed``, ``masking``, ``mlm_probability`` and ``epochs``.
+    Training batches are shuffled per epoch and have a fixed shape (drop_remainder); evaluation
+    keeps every row and uses fixed masks. Give a `tokenizer` (or a ready `spec`). Notebook 03
+    builds them; notebook 04 trains on them (through `training.prepare_data`).
+    """
+    if spec is None:
+        if tokenizer is None:
+            raise ValueError("build_datasets needs the tokenizer (or a MaskingSpec as spec=)")
+        spec = MaskingSpec.from_config(config, tokenizer)
+    need_words = spec.kind == "whole_word"
+    train = chunk_arrays(train_chunks, need_word_ids=need_words, vocab_size=spec.vocab_size)
+    if not need_words:
+        train.pop("word_ids", None)
+    n_train = len(train["input_ids"])
+    if config.batch_size > n_train:
+        raise ValueError(
+            f"batch_size={config.batch_size} is larger than the {n_train} training chunks, so "
+            "not one full batch can be made: lower RunConfig.batch_size or use more chunks"
+        )
+    eval_arrays = fixed_eval_masks(eval_chunks, spec, seed=config.seed)
+    steps = n_train // config.batch_size
+    return MLMDatasets(
+        train=_train_stream(
+            train,
+            spec,
+            seed=config.seed,
+            batch_size=config.batch_size,
+            first_epoch=0,
+            epochs=config.epochs,
+        ),
+        eval=keras_batches(eval_arrays, config.batch_size),
+        steps_per_epoch=steps,
+        eval_steps=-(-len(eval_arrays["labels"]) // config.batch_size),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        spec=spec,
+        eval_arrays=eval_arrays,
+        train_arrays=train,
+    )

@@ -1,0 +1,250 @@
+"""What a run records while it trains, and how it picks up again: the `RunRecorder` callback.
+
+During `fit`, the recorder
+- appends every step's loss and learning rate to history.json (rewritten atomically at least every
+  `STEP_FLUSH_EVERY` steps) and to TensorBoard's logs/;
+- evaluates on the held-out chunks at every epoch end and records the epoch;
+- checkpoints at every epoch end (and every `checkpoint_every_steps`): weights, optimizer, the
+  dropout generators' state and the epoch's running sums, then notes progress in state.json;
+- re-seeds dropout from (seed, epoch) at every epoch start, so a resumed epoch drops the same units;
+- stops the run when the loss is NaN or infinite, keeping the last good checkpoint.
+
+`restore()` loads the newest checkpoint back. The run-folder format is `run_folder`'s.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _compat, runtime
+from .config import RunConfig
+from .evaluation import EvalResult, MaskedLMEvaluator
+from .run_folder import CHECKPOINT_DIR, HISTORY_FILE, LOGS_DIR, state_path, write_json_atomic
+from .schedule import LinearWarmupDecay
+
+tf = runtime.import_tensorflow()
+keras = runtime.import_keras()
+
+STEP_FLUSH_EVERY = 25  # history.json is rewritten at least every this many steps
+CHECKPOINTS_KEPT = 3
+
+
+def dropout_generators(model: Any) -> list[Any]:
+    """The `tf.random.Generator` of every dropout layer of `model`, in a fixed order.
+
+    Empty when the model was built without `hardware.training_policies` (legacy random ops).
+    """
+    dropouts = [layer for layer in model.submodules if isinstance(layer, keras.layers.Dropout)]
+    generators = [_compat.dropout_generator(layer) for layer in dropouts]
+    return [generator for generator in generators if generator is not None]
+
+
+def reseed_dropout(generators: Sequence[Any], seed: int, epoch: int) -> None:
+    """Reset every dropout generator to a state fixed by (seed, epoch, layer index).
+
+    Called at the start of every epoch, so epoch e's dropout is the same whether the run went
+    straight through or was resumed at epoch e.
+    """
+    for index, generator in enumerate(generators):
+        derived = int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0])
+        generator.reset_from_seed(derived)
+
+
+def finite_or_none(value: float) -> float | None:
+    """`value`, or None for NaN/inf (JSON has no infinities)."""
+    return value if math.isfinite(value) else None
+
+
+def format_epoch(record: Mapping[str, Any], epochs: int) -> str:
+    """One line per epoch, without timings (so notebook output is the same on every run)."""
+    perplexity = record["perplexity"]
+    shown = f"{perplexity:.2f}" if perplexity is not None else "inf"
+    return (
+        f"epoch {record['epoch']}/{epochs}: train loss {record['train_loss']:.4f}, "
+        f"eval loss {record['eval_loss']:.4f}, perplexity {shown}, "
+        f"learning rate {record['learning_rate']:.2e}"
+    )
+
+
+class RunRecorder(keras.callbacks.Callback):
+    """The bookkeeping of one `fine_tune` call, as a Keras callback (see the module docstring).
+
+    `mlm` is the transformers model (Keras calls the compiled trainer `self.model`); `state` is
+    checkpoints/state.json's content and `history` history.json's, both updated in place.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: RunConfig,
+        steps_per_epoch: int,
+        run_dir: Path,
+        mlm: Any,
+        optimizer: Any,
+        evaluator: MaskedLMEvaluator,
+        eval_dataset: Any,
+        history: dict[str, list],
+        state: dict[str, Any],
+        verbose: int,
+    ) -> None:
+        super().__init__()
+        self.config, self.steps_per_epoch, self.run_dir = config, steps_per_epoch, run_dir
+        schedule: LinearWarmupDecay = optimizer.learning_rate  # the object the optimizer steps with
+        self.rates = schedule.curve()  # logged per step: the rate each step really used
+        self.mlm, self.optimizer = mlm, optimizer
+        self.evaluator, self.eval_dataset = evaluator, eval_dataset
+        self.history, self.state, self.verbose = history, state, verbose
+        self.generators = dropout_generators(mlm)
+        # Progress that must survive a restart lives in the checkpoint: loss sum and masked tokens
+        # of the current epoch so far, its training seconds, and all training seconds.
+        self.progress = tf.Variable(np.zeros(4), dtype=tf.float64, trainable=False)
+        self.checkpoint = tf.train.Checkpoint(
+            model=mlm,
+            optimizer=optimizer,
+            dropout_rng=list(self.generators),
+            progress=self.progress,
+        )
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, str(run_dir / CHECKPOINT_DIR), max_to_keep=CHECKPOINTS_KEPT
+        )
+        self.writer = tf.summary.create_file_writer(str(run_dir / LOGS_DIR))
+        self.scalar_metadata = _compat.scalar_summary_metadata()
+        self.epoch_loss = self.epoch_tokens = self.epoch_seconds = self.total_seconds = 0.0
+        self.clock = time.perf_counter()
+        self.unflushed = 0
+        self.diverged: str | None = None
+        self.last_eval: EvalResult | None = None
+
+    # ---------------------------------------------------------------- progress
+    @property
+    def global_step(self) -> int:
+        return int(self.optimizer.iterations.numpy())
+
+    def restore(self) -> bool:
+        """Restore the latest checkpoint; False when there is none."""
+        latest = self.manager.latest_checkpoint
+        if latest is None:
+            return False
+        self.checkpoint.restore(latest).assert_existing_objects_matched()
+        loss, tokens, seconds, total = (float(v) for v in self.progress.numpy())
+        self.epoch_loss, self.epoch_tokens, self.epoch_seconds = loss, tokens, seconds
+        self.total_seconds = total
+        return True
+
+    def save(self) -> None:
+        """Checkpoint now and record where we are in state.json."""
+        self.progress.assign(
+            [self.epoch_loss, self.epoch_tokens, self.epoch_seconds, self.total_seconds]
+        )
+        step = self.global_step
+        path = self.manager.save(checkpoint_number=step)
+        self.state.update(
+            global_step=step,
+            epochs_completed=step // self.steps_per_epoch,
+            batches_into_epoch=step % self.steps_per_epoch,
+            checkpoint=Path(path).name,
+            train_seconds=self.total_seconds,
+            status="running",
+        )
+        self.flush()
+        write_json_atomic(state_path(self.run_dir), self.state)
+
+    def flush(self) -> None:
+        """Rewrite history.json and flush the TensorBoard events."""
+        write_json_atomic(self.run_dir / HISTORY_FILE, self.history)
+        self.writer.flush()
+        self.unflushed = 0
+
+    def close(self) -> None:
+        """Write history.json and the TensorBoard events, and release the event file."""
+        self.flush()
+        self.writer.close()
+
+    def scalars(self, step: int, values: Mapping[str, float]) -> None:
+        """Write scalars for TensorBoard (logs/). `tf.summary.write` with the scalar plugin's
+        metadata needs only TensorFlow; `tf.summary.scalar` would need the tensorboard package."""
+        with self.writer.as_default(step=step):
+            for tag, value in values.items():
+                tf.summary.write(tag, tf.constant(value, tf.float32), metadata=self.scalar_metadata)
+
+    def _elapsed(self) -> float:
+        now = time.perf_counter()
+        elapsed, self.clock = now - self.clock, now
+        return elapsed
+
+    # ---------------------------------------------------------------- Keras hooks
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        if self.global_step % self.steps_per_epoch == 0:  # a fresh epoch, not a resumed one
+            reseed_dropout(self.generators, self.config.seed, epoch)
+            self.epoch_loss = self.epoch_tokens = self.epoch_seconds = 0.0
+        self.clock = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        if not self.record_step(logs or {}):
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        if self.diverged:
+            return
+        self.clock = time.perf_counter()  # the epoch's seconds were counted step by step
+        step = self.global_step
+        result = self.evaluator.evaluate(self.eval_dataset)
+        self.last_eval = result
+        rows = self.steps_per_epoch * self.config.batch_size
+        seconds = self.epoch_seconds
+        record = {
+            "epoch": epoch + 1,
+            "step": step,
+            "train_loss": self.epoch_loss / max(self.epoch_tokens, 1.0),
+            "eval_loss": result.loss,
+            "perplexity": finite_or_none(result.perplexity),
+            "learning_rate": float(self.rates[step - 1]),
+            "tokens_per_sec": rows * self.config.chunk_size / seconds if seconds else None,
+            "seconds": seconds,
+        }
+        self.history["epochs"].append(record)
+        shown = ("train_loss", "eval_loss", "perplexity", "tokens_per_sec")
+        self.scalars(
+            step, {f"epoch/{name}": record[name] for name in shown if record[name] is not None}
+        )
+        self.save()  # history first (inside save), then the checkpoint index is final
+        if self.verbose:
+            print(format_epoch(record, self.config.epochs), flush=True)
+
+    def record_step(self, logs: Mapping[str, Any]) -> bool:
+        """Record one optimizer step; False (stop) when its loss is not finite."""
+        elapsed = self._elapsed()
+        self.epoch_seconds += elapsed
+        self.total_seconds += elapsed
+        step = self.global_step
+        loss = float(logs["loss"])
+        epoch = (step - 1) // self.steps_per_epoch + 1
+        if not math.isfinite(loss):
+            self.diverged = (
+                f"the training loss became {loss} at step {step} (epoch {epoch}). Training "
+                f"stopped; the last good checkpoint ({self.manager.latest_checkpoint or 'none'}) "
+                f"and history.json are kept in {self.run_dir}. Lower learning_rate (now "
+                f"{self.config.learning_rate:g}) or clip_norm, or train in float32"
+            )
+            return False
+        tokens = float(logs["masked_tokens"])
+        self.epoch_loss += loss * tokens
+        self.epoch_tokens += tokens
+        rate = float(self.rates[step - 1])
+        self.history["steps"].append(
+            {"step": step, "epoch": epoch, "loss": loss, "learning_rate": rate}
+        )
+        self.scalars(step, {"train/loss": loss, "train/learning_rate": rate})
+        self.unflushed += 1
+        every = self.config.checkpoint_every_steps
+        if every and step % every == 0 and step % self.steps_per_epoch != 0:
+            self.save()
+        elif self.unflushed >= STEP_FLUSH_EVERY:
+            self.flush()
+        return True

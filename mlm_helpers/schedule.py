@@ -1,0 +1,137 @@
+"""The learning-rate schedule: linear warmup, then linear decay (notebook 04 plots it before training).
+
+`LinearWarmupDecay.from_config(config, steps_per_epoch)` is the schedule a run trains with:
+`training.fine_tune` hands this very object to the optimizer, notebook 04 plots its `curve()`, and the
+model card's sentence is its `describe()`. Its numbers come from `count_steps`, the one place where the
+warmup (a fraction or a step count) is turned into steps, and which refuses a warmup that is not
+shorter than the run (the trap of the recipe this replaces: a decay with negative steps, which held
+its learning rate at 0 for half of its epochs).
+
+TensorFlow is imported at module level: `import mlm_helpers` has already set up Keras 2.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .config import RunConfig
+from .runtime import import_keras, import_tensorflow
+
+tf = import_tensorflow()
+keras = import_keras()
+
+
+def count_steps(config: RunConfig, steps_per_epoch: int) -> tuple[int, int]:
+    """(total optimizer steps, warmup steps) of a run with `steps_per_epoch` batches per epoch.
+
+    `config.warmup` < 1 is a fraction of the total (rounded to the nearest step), >= 1 a number of
+    steps. Raises ValueError, naming both numbers, when the warmup is not shorter than the run.
+    """
+    if not isinstance(steps_per_epoch, int | np.integer) or steps_per_epoch < 1:
+        raise ValueError(
+            f"steps_per_epoch={steps_per_epoch!r} must be a positive integer: with "
+            f"batch_size={config.batch_size}, is there at least one full batch?"
+        )
+    total = int(steps_per_epoch) * config.epochs
+    warmup = int(round(config.warmup * total)) if config.warmup < 1 else int(config.warmup)
+    if warmup >= total:
+        raise ValueError(
+            f"warmup of {warmup} steps is not shorter than the {total} training steps "
+            f"({steps_per_epoch} per epoch × {config.epochs} epochs), so the learning rate would "
+            "never decay: lower RunConfig.warmup (e.g. a fraction such as 0.1) or train longer"
+        )
+    return total, warmup
+
+
+class LinearWarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warmup from 0 to `peak` over `warmup_steps`, then linear decay that reaches 0 just as
+    the last of `total_steps` is done.
+
+    Keras calls it with the 0-based optimizer iteration; step n = iteration + 1 (1-based) gets:
+    1. while n <= W (warmup): ``peak·n/W``, so step W has the peak;
+    2. after: ``peak·(T+1-n)/(T+1-max(W, 1))``, so the last step T has ``peak/(T+1-max(W, 1))``;
+    3. never below 0 (0 after step T).
+    Every step of the run trains with a positive rate.
+    """
+
+    def __init__(self, peak: float, warmup_steps: int, total_steps: int) -> None:
+        super().__init__()
+        if not 0 <= warmup_steps < total_steps:
+            raise ValueError(
+                f"need 0 <= warmup_steps ({warmup_steps}) < total_steps ({total_steps}): "
+                "build the schedule with LinearWarmupDecay.from_config"
+            )
+        if not peak > 0:
+            raise ValueError(f"peak learning rate {peak!r} must be positive")
+        self.peak = float(peak)
+        self.warmup_steps = int(warmup_steps)
+        self.total_steps = int(total_steps)
+
+    @classmethod
+    def from_config(cls, config: RunConfig, steps_per_epoch: int) -> LinearWarmupDecay:
+        """The schedule of a run of `config` with `steps_per_epoch` batches per epoch."""
+        total, warmup = count_steps(config, steps_per_epoch)
+        return cls(config.learning_rate, warmup, total)
+
+    def __call__(self, step: Any) -> Any:
+        n = tf.cast(step, tf.float32) + 1.0
+        warmup = float(self.warmup_steps)
+        rising = self.peak * n / max(warmup, 1.0)
+        span = float(self.total_steps + 1 - max(self.warmup_steps, 1))
+        falling = self.peak * (float(self.total_steps) + 1.0 - n) / span
+        return tf.maximum(tf.where(n <= warmup, rising, falling), 0.0)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "peak": self.peak,
+            "warmup_steps": self.warmup_steps,
+            "total_steps": self.total_steps,
+        }
+
+    def curve(self) -> np.ndarray:
+        """The rate of every step 1..total_steps (index i holds step i + 1), computed by this object."""
+        return self(tf.range(self.total_steps)).numpy().astype(np.float64)
+
+    def describe(self) -> str:
+        """One sentence for the model card, with the numbers this object trains with."""
+        last = float(self(self.total_steps - 1))
+        warmup = (
+            f"linear warmup from 0 over the first {self.warmup_steps:,} of {self.total_steps:,} "
+            f"steps to {self.peak:g}"
+            if self.warmup_steps
+            else f"{self.peak:g} at the first of {self.total_steps:,} steps (no warmup)"
+        )
+        return f"{warmup}, then linear decay to {last:.3g} at the last step (0 after it)"
+
+    def plot(self, steps_per_epoch: int | None = None) -> Any:
+        """Figure: the rate per step, with the end of warmup and the epoch boundaries marked."""
+        import matplotlib.pyplot as plt
+
+        total = self.total_steps
+        fig, ax = plt.subplots()
+        ax.plot(np.arange(1, total + 1), self.curve(), color="tab:blue", label="learning rate")
+        if steps_per_epoch:
+            for n, boundary in enumerate(range(steps_per_epoch, total, steps_per_epoch)):
+                ax.axvline(
+                    boundary,
+                    color="grey",
+                    linestyle=":",
+                    linewidth=1,
+                    label="epoch boundary" if n == 0 else None,
+                )
+        if self.warmup_steps:
+            ax.axvline(
+                self.warmup_steps,
+                color="tab:orange",
+                linestyle="--",
+                label=f"end of warmup (step {self.warmup_steps})",
+            )
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel("learning rate")
+        ax.set_xlim(0, total + 1)
+        ax.set_ylim(0, self.peak * 1.08)
+        ax.set_title(f"Linear warmup and decay: {total} steps, peak {self.peak:g}")
+        ax.legend(loc="upper right")
+        return fig
