@@ -262,8 +262,9 @@ def library_versions() -> dict[str, str]:
 def setup_notebook(seed: int = 42) -> None:
     """The setup cell of every notebook: check the stack, quiet the libraries, set the plot style and
     seed Python/NumPy (and TensorFlow once a later cell loads it: see `seed_everything`)."""
+    quiet_libraries()  # first: check_stack builds a model, and transformers would log about it
     check_stack()
-    quiet_libraries()
+    quiet_libraries()  # TensorFlow's logger exists now
     from .figures import set_plot_style
 
     set_plot_style()

@@ -136,3 +136,16 @@ def test_detect_accelerator_respects_tpu_env(monkeypatch):
 def test_library_versions_names_the_stack():
     versions = runtime.library_versions()
     assert {"transformers", "tensorflow", "tf_keras", "datasets", "python"} <= set(versions)
+
+
+def test_the_setup_cell_logs_no_library_warning():
+    """setup_notebook checks the stack by building a tiny model; transformers' warning about it must
+    not reach the learner's setup cell."""
+    result = _run("""
+        import mlm_helpers
+        from mlm_helpers import runtime
+        runtime.setup_notebook()
+        print("ok")
+    """)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "deprecated" not in result.stderr and result.stdout.strip() == "ok"
