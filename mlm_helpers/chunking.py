@@ -323,13 +323,14 @@ def prepare_chunks(
     Loads the reviews (`data.load_reviews(config)`) and the tokenizer (`data.load_tokenizer(config)`)
     unless given, tokenizes and chunks every split needed, concatenates the chunks of
     ``config.train_splits`` and samples ``config.train_chunks`` rows with ``config.seed``; the eval
-    chunks come only from ``config.eval_split`` (held out), ``config.eval_chunks`` of them. Sampling
+    chunks come only from ``config.eval_split`` (held out), ``config.eval_chunks`` of them, after
+    `data.hold_out` has removed the eval reviews whose text occurs in a training split. Sampling
     happens after chunking, so a sampled chunk is still a full 128-token window of real text.
     Notebook 03 calls it; notebook 04 through `training.prepare_data`.
     """
     import datasets
 
-    from .data import load_reviews, load_tokenizer
+    from .data import hold_out, load_reviews, load_tokenizer
 
     if tokenizer is None:
         tokenizer = load_tokenizer(config)
@@ -345,7 +346,7 @@ def prepare_chunks(
             f"split(s) {missing} not in the reviews (have {list(reviews)}); set "
             "RunConfig.train_splits / eval_split to splits that exist"
         )
-    needed = datasets.DatasetDict({s: reviews[s] for s in splits})
+    needed = hold_out(datasets.DatasetDict({s: reviews[s] for s in splits}), config)
     tokenized = tokenize_reviews(needed, tokenizer, num_proc=num_proc)
     chunks = chunk_tokens(
         tokenized,

@@ -9,7 +9,8 @@ can go to a terminal, a batch job or ``nohup`` while the notebooks only read its
 
 ``--set field=value`` changes any `RunConfig` field; the value is read as JSON when it parses
 (numbers, true/false, null, lists, objects) and as a string otherwise; ``--set tiny_model.dim=64``
-changes one key of a dict field.
+changes one key of a dict field, and a tuple field takes a comma list
+(``--set train_splits=train,unsupervised``).
 """
 
 from __future__ import annotations
@@ -21,19 +22,27 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .config import RunConfig, get_config
+from .config import RunConfig, get_config, tuple_fields
 
 EXIT_USAGE = 2  # bad arguments or configuration (argparse uses 2 as well)
 EXIT_FAILED = 1  # the run itself failed (diverged, missing files, ...)
 
 
-def parse_value(text: str) -> Any:
+def parse_value(text: str, *, comma_list: bool = False) -> Any:
     """A `--set` value: JSON when it parses (``3``, ``1e-4``, ``true``, ``null``, ``[...]``), else
-    the text itself."""
+    the text itself.
+
+    With `comma_list` (the tuple fields, `config.tuple_fields`) a list becomes a tuple and text is
+    split at commas: ``train,unsupervised`` → ``("train", "unsupervised")``; an item that holds a
+    comma needs the JSON form, ``["a, b", "c"]``.
+    """
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError:
-        return text
+        value = text
+    if comma_list and isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return tuple(value) if comma_list and isinstance(value, list) else value
 
 
 def parse_overrides(assignments: Sequence[str], base: RunConfig | None = None) -> dict[str, Any]:
@@ -43,6 +52,7 @@ def parse_overrides(assignments: Sequence[str], base: RunConfig | None = None) -
     one key of a dict field, starting from `base`'s value (the default config's when omitted).
     """
     fields = {f.name for f in dataclasses.fields(RunConfig)}
+    tuples = tuple_fields()
     overrides: dict[str, Any] = {}
     for assignment in assignments:
         name, sep, raw = assignment.partition("=")
@@ -55,7 +65,7 @@ def parse_overrides(assignments: Sequence[str], base: RunConfig | None = None) -
                 f"--set {assignment!r}: RunConfig has no field {field_name!r}; "
                 f"fields are {', '.join(sorted(fields))}"
             )
-        value = parse_value(raw)
+        value = parse_value(raw, comma_list=field_name in tuples and not dot)
         if dot:
             current = overrides.get(field_name)
             if current is None:
@@ -100,13 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-name", help="name of the run folder inside the runs folder")
     mode = train.add_mutually_exclusive_group()
     mode.add_argument(
-        "--resume", action="store_true", help="continue the run folder's last checkpoint"
+        "--resume",
+        action="store_true",
+        help="continue from the run folder's newest readable checkpoint (refused, naming the "
+        "file, when a run file is missing or corrupt)",
     )
     mode.add_argument(
         "--overwrite",
         action="store_true",
-        help="start the run again; an earlier run in the folder is moved to <run>.previous "
-        "(replacing an older copy there)",
+        help="start the run again; once the new run's checks pass, an earlier run in the folder "
+        "is renamed <run>.previous-<UTC time> (never deleted; the move is printed)",
     )
     train.add_argument("--progress", action="store_true", help="show Keras progress bars")
     train.add_argument("--quiet", action="store_true", help="print only the run folder")
@@ -143,7 +156,9 @@ def run_train(args: argparse.Namespace) -> int:
     except (TrainingDiverged, FileNotFoundError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_FAILED
-    if not args.quiet:
+    if args.quiet:  # what was done to the run folder is shown even then
+        print(*result.notices, sep="\n", file=sys.stderr)
+    else:
         print(result)
     print(result.run_dir)
     return 0

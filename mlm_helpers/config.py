@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ PROFILES = ("hub", "embedded")
 MASKING_KINDS = ("token", "whole_word")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "default", "mirrored", "tpu")
+EVAL_OVERLAPS = ("drop", "refuse")  # what `data.hold_out` does with eval reviews also in training
 
 DEFAULT_PROMPTS = (
     "This is a great [MASK].",
@@ -53,6 +55,12 @@ def check_masking(kind: str, mlm_probability: float, *, owner: str = "") -> None
         )
 
 
+def _finite(value: Any) -> bool:
+    """Whether `value` is a real number (not bool) other than nan and ±inf."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return number and math.isfinite(value)
+
+
 @dataclass
 class RunConfig:
     """Everything that defines a run; recorded in the run folder and on the model card."""
@@ -63,6 +71,9 @@ class RunConfig:
     dataset: str = EMBEDDED  # a Hub dataset id, a local folder in Hub format, or "embedded"
     train_splits: tuple[str, ...] = ("train", "unsupervised")
     eval_split: str = "test"
+    # Eval reviews whose text also occurs in a training split: "drop" them (and say how many) or
+    # "refuse" to run (`data.hold_out`).
+    eval_overlap: str = "drop"
     max_reviews: int | None = None  # per split, sampled with `seed` before tokenizing; None = all
     clean_html: bool = True  # turn "<br />" tags into spaces
     # -- tokenizer and model (notebooks 02 and 04)
@@ -116,8 +127,14 @@ class RunConfig:
     top_k: int = 5
 
     def __post_init__(self) -> None:
-        self.train_splits = tuple(self.train_splits)
-        self.fill_mask_prompts = tuple(self.fill_mask_prompts)
+        for name in tuple_fields():
+            value = getattr(self, name)
+            if isinstance(value, str):  # tuple("train") would be ('t', 'r', 'a', 'i', 'n')
+                raise ValueError(
+                    f"RunConfig.{name}={value!r} is a bare string, not a tuple of names: write "
+                    f"{name}=({value!r},) or a list (on the command line: --set {name}=a,b)"
+                )
+            setattr(self, name, tuple(value))
         self.validate()
 
     # ---------------------------------------------------------------- validation
@@ -142,6 +159,17 @@ class RunConfig:
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise bad(name, value, "it must be a positive integer or None (no limit)")
         check_masking(self.masking, self.mlm_probability, owner="RunConfig.")
+        for name in ("learning_rate", "weight_decay", "warmup", "adam_beta1", "adam_beta2"):
+            if not _finite(getattr(self, name)):
+                raise bad(name, getattr(self, name), "it must be a finite number (not nan or inf)")
+        for name in ("adam_epsilon", "clip_norm"):
+            value = getattr(self, name)
+            if not (value is None and name == "clip_norm") and not (_finite(value) and value > 0):
+                none = " (or None: no clipping)" if name == "clip_norm" else ""
+                raise bad(name, value, f"it must be a finite positive number{none}")
+        for name in ("adam_beta1", "adam_beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise bad(name, getattr(self, name), "it must lie in [0, 1)")
         if not self.learning_rate > 0:
             raise bad("learning_rate", self.learning_rate, "it must be positive")
         if self.weight_decay < 0:
@@ -156,6 +184,15 @@ class RunConfig:
             raise bad("strategy", self.strategy, f"choose one of {STRATEGIES}")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise bad("seed", self.seed, "it must be a non-negative integer")
+        splits = (*self.train_splits, self.eval_split)
+        if not all(isinstance(s, str) and s for s in splits):
+            raise bad(
+                "train_splits",
+                self.train_splits,
+                f"split names must be non-empty strings (eval_split={self.eval_split!r})",
+            )
+        if self.eval_overlap not in EVAL_OVERLAPS:
+            raise bad("eval_overlap", self.eval_overlap, f"choose one of {EVAL_OVERLAPS}")
         if not self.train_splits or self.eval_split in self.train_splits:
             raise bad(
                 "eval_split",
@@ -205,6 +242,12 @@ class RunConfig:
     @classmethod
     def load(cls, path: str | os.PathLike) -> RunConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def tuple_fields() -> tuple[str, ...]:
+    """The RunConfig fields that hold a tuple of strings (their defaults are tuples): a bare string
+    is refused there, and the CLI reads ``--set train_splits=train,unsupervised`` as a comma list."""
+    return tuple(f.name for f in dataclasses.fields(RunConfig) if isinstance(f.default, tuple))
 
 
 def hub_profile(**overrides: Any) -> RunConfig:

@@ -7,18 +7,26 @@ One loader serves every source, always through `datasets.load_dataset`:
 - a dict ``{split: file or [files]}`` of local parquet/jsonl/json/csv files.
 
 Every split is validated against the imdb schema (``text``: str, ``label``: 0/1; -1 allowed in
-``unsupervised``) with errors that say what is wrong and how to fix it. No TensorFlow here.
+``unsupervised``) with errors that say what is wrong and how to fix it; local files are inspected
+before `load_dataset` reads them (empty files, files without rows, columns missing in one file), and
+a name that is neither a folder nor reachable on the Hub is refused at once. `hold_out` makes the
+evaluation split disjoint in content from the training splits. No TensorFlow here.
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import runtime
 from .config import RunConfig
 from .paths import EMBEDDED, EMBEDDED_MODEL_DIR, local_folder
 
@@ -56,6 +64,92 @@ def clean_dataset(dataset, *, html: bool = True, num_proc: int | None = None):
 
 
 # --------------------------------------------------------------------------- loading
+def _file_columns(split: str, path: Path) -> tuple[str, ...] | None:
+    """The columns of one local data file, read cheaply (parquet schema, csv header, first JSON
+    line); None when that cannot tell (a JSON document over several lines).
+
+    Raises `DataError` naming the split and file when the file is empty or has no rows, which
+    `load_dataset` would report as a bare ``StopIteration`` or ``Instruction ... corresponds to no data``.
+    """
+    where = f"split {split!r}: file {path}"
+    fix = (
+        f"put reviews in it, or leave split {split!r} out of the files (and of "
+        "RunConfig.train_splits / eval_split)"
+    )
+    if path.stat().st_size == 0:
+        raise DataError(f"{where} is empty (0 bytes): {fix}")
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            parquet = pq.ParquetFile(path)
+        except Exception as err:  # pyarrow raises several types for a damaged file
+            raise DataError(
+                f"{where} is not a readable parquet file ({err}): write it again"
+            ) from err
+        if parquet.metadata.num_rows == 0:
+            raise DataError(f"{where} has no rows: {fix}")
+        return tuple(parquet.schema_arrow.names)
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        lines = (line for line in handle if line.strip())
+        first, second = next(lines, None), next(lines, None)
+    is_csv = path.suffix.lower() == ".csv"
+    if first is None or (is_csv and second is None):
+        raise DataError(f"{where} has no rows{' (only a header)' if first else ''}: {fix}")
+    if is_csv:
+        return tuple(next(csv.reader([first])))
+    try:
+        record = json.loads(first)
+    except json.JSONDecodeError:
+        return None  # a JSON document spread over several lines: left to load_dataset
+    return tuple(record) if isinstance(record, dict) else None
+
+
+def _check_files(files: Mapping[str, Sequence[str]]) -> None:
+    """Refuse, before `load_dataset` does with an opaque error, local files that are empty, have no
+    rows, or lack a column another file has (`datasets` needs the same columns in every file)."""
+    columns = {
+        (split, f): cols
+        for split, paths in files.items()
+        for f in paths
+        if (cols := _file_columns(split, Path(f))) is not None
+    }
+    every = set().union(*map(set, columns.values())) if columns else set()
+    for (split, f), cols in columns.items():
+        missing = sorted(every - set(cols))
+        if missing:
+            (other_split, other), _ = next(
+                (key, c) for key, c in columns.items() if set(missing) <= set(c)
+            )
+            label = " (label -1 marks unlabelled reviews)" if "label" in missing else ""
+            raise DataError(
+                f"file {f} (split {split!r}) lacks column(s) {missing} that {other} (split "
+                f"{other_split!r}) has; every file must have the same columns: add them to {f}"
+                f"{label} or drop them from the other files"
+            )
+
+
+def _check_hub_name(name: str) -> None:
+    """Refuse at once a name that is no local folder when the Hub cannot be reached and `datasets`
+    has no cached copy (instead of `load_dataset` retrying the Hub for many seconds)."""
+    if runtime.hub_reachable():
+        return
+    try:  # datasets' own offline fallback: a copy in its cache from an earlier download
+        from datasets.load import CachedDatasetModuleFactory
+
+        CachedDatasetModuleFactory(name).get_module()
+        return
+    except ImportError:  # pragma: no cover - a datasets version without it: let load_dataset try
+        return
+    except Exception:  # noqa: BLE001 - any failure means "not cached"
+        pass
+    raise DataError(
+        f"dataset {name!r} is neither a local folder nor in the datasets cache, and the Hub is not "
+        "reachable (offline, or HF_HUB_OFFLINE=1): give an existing folder (write a path, such as "
+        f"'./{name}'), a {{split: file}} dict, or {EMBEDDED!r}; or connect once to download it"
+    )
+
+
 def _source_args(source: str | Mapping[str, Any]) -> tuple[tuple, dict]:
     """Positional and keyword arguments of `load_dataset` for a source (see module doc)."""
     if isinstance(source, Mapping):
@@ -72,13 +166,15 @@ def _source_args(source: str | Mapping[str, Any]) -> tuple[tuple, dict]:
             for f in paths:
                 if not Path(f).is_file():
                     raise DataError(f"file not found: {f}")
+        _check_files(files)
         return (_FORMATS[suffixes.pop()],), {"data_files": files}
     try:
         path = local_folder(source, kind="dataset")
     except FileNotFoundError as err:
         raise DataError(str(err)) from err
-    if path is None:
-        return (source,), {}  # a Hub id
+    if path is None:  # a Hub id
+        _check_hub_name(source)
+        return (source,), {}
     if path.is_file():
         raise DataError(
             f"{path} is a single file; give {{'train': '{path}', ...}} to say which "
@@ -128,6 +224,11 @@ def validate_split(dataset, split: str, *, text_column: str = "text") -> None:
                 f"split {split!r}, row {i}: text is {type(text).__name__} ({text!r:.60}), "
                 "not str; drop or fill such rows first (dataset.filter(...))"
             )
+    if not any(clean_text(text) for text in texts):
+        raise DataError(
+            f"split {split!r} has no text left after cleaning: all {len(texts)} texts are empty or "
+            f"only <br /> tags; check that the {text_column!r} column holds the reviews"
+        )
     if "label" in dataset.column_names:
         labels = np.asarray(list(dataset["label"]), dtype=object)
         allowed = {0, 1, -1} if split in UNLABELLED_SPLITS else {0, 1}
@@ -180,6 +281,63 @@ def load_reviews(
         result[split] = ds
     reviews = datasets.DatasetDict(result)
     return clean_dataset(reviews) if clean else reviews
+
+
+# --------------------------------------------------------------------------- held out
+def text_hash(text: str) -> bytes:
+    """A 16-byte digest of the cleaned text (`clean_text`): two reviews are the same review when
+    their hashes are equal, whatever their ``<br />`` tags or repeated spaces."""
+    return hashlib.blake2b(clean_text(text).encode("utf-8"), digest_size=16).digest()
+
+
+def _hashes(dataset) -> Iterator[bytes]:
+    """`text_hash` of every row, read in batches (a Hub split does not become one Python list)."""
+    for batch in dataset.select_columns("text").iter(batch_size=1_000):
+        yield from map(text_hash, batch["text"])
+
+
+def held_out_overlap(reviews, train_splits: Sequence[str], eval_split: str) -> list[int]:
+    """Rows of ``reviews[eval_split]`` whose text (cleaned, hashed) also occurs in a training split.
+
+    The leak check of notebook 01 and of `hold_out` (so of every run): held out means disjoint in
+    content, not only in split name.
+    """
+    seen = {h for split in train_splits for h in _hashes(reviews[split])}
+    return [i for i, h in enumerate(_hashes(reviews[eval_split])) if h in seen]
+
+
+def hold_out(reviews, config: RunConfig):
+    """`reviews` with no evaluation review whose text occurs in a training split.
+
+    ``config.eval_overlap="drop"`` (the default) drops them from ``config.eval_split`` and says how
+    many on stderr; ``"refuse"`` raises `DataError`. Refused as well when every evaluation review
+    is a training review. Called by `chunking.prepare_chunks` before tokenizing.
+    """
+    import datasets
+
+    split, train = config.eval_split, list(config.train_splits)
+    rows = held_out_overlap(reviews, train, split)
+    total = reviews[split].num_rows
+    if not rows:
+        return reviews
+    if len(rows) == total:
+        raise DataError(
+            f"all {total} {split!r} reviews also occur in the training split(s) {train}: nothing "
+            "is held out. Evaluate on other reviews (RunConfig.dataset / eval_split)"
+        )
+    if config.eval_overlap == "refuse":
+        raise DataError(
+            f"{len(rows)} of the {total} {split!r} reviews also occur in the training split(s) "
+            f"{train}, so evaluation would not be held out: remove them from the data, or set "
+            "RunConfig.eval_overlap='drop' to leave them out of the evaluation"
+        )
+    print(
+        f"Held out: dropped {len(rows)} of the {total} {split!r} reviews whose text also occurs in "
+        f"{train} (RunConfig.eval_overlap='refuse' stops instead).",
+        file=sys.stderr,
+    )
+    keep = np.setdiff1d(np.arange(total), rows)
+    return datasets.DatasetDict({**reviews, split: reviews[split].select(keep)})
 
 
 # --------------------------------------------------------------------------- tokenizer

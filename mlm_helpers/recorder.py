@@ -9,7 +9,8 @@ During `fit`, the recorder
 - re-seeds dropout from (seed, epoch) at every epoch start, so a resumed epoch drops the same units;
 - stops the run when the loss is NaN or infinite, keeping the last good checkpoint.
 
-`restore()` loads the newest checkpoint back. The run-folder format is `run_folder`'s.
+`restore()` loads the newest readable checkpoint back (an older one when the newest is corrupt,
+saying so) and drops the history recorded after it. The run-folder format is `run_folder`'s.
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ import numpy as np
 from . import _compat, runtime
 from .config import RunConfig
 from .evaluation import EvalResult, MaskedLMEvaluator
-from .run_folder import CHECKPOINT_DIR, HISTORY_FILE, LOGS_DIR, state_path, write_json_atomic
+from .run_folder import (
+    CHECKPOINT_DIR,
+    HISTORY_FILE,
+    LOGS_DIR,
+    RESUME_FIX,
+    ResumeError,
+    state_path,
+    write_json_atomic,
+)
 from .schedule import LinearWarmupDecay
 
 tf = runtime.import_tensorflow()
@@ -120,6 +129,7 @@ class RunRecorder(keras.callbacks.Callback):
         self.unflushed = 0
         self.diverged: str | None = None
         self.last_eval: EvalResult | None = None
+        self.notices: list[str] = []  # what `restore` had to do besides restoring (printed)
 
     # ---------------------------------------------------------------- progress
     @property
@@ -127,14 +137,40 @@ class RunRecorder(keras.callbacks.Callback):
         return int(self.optimizer.iterations.numpy())
 
     def restore(self) -> bool:
-        """Restore the latest checkpoint; False when there is none."""
-        latest = self.manager.latest_checkpoint
-        if latest is None:
+        """Restore the newest readable checkpoint and drop the history recorded after its step
+        (the resumed run records those steps again); False when there is no checkpoint.
+
+        A checkpoint that cannot be read (cut off, files missing) is skipped for the next older
+        one, with a notice in `notices`; ResumeError when none can be read.
+        """
+        candidates = list(reversed(self.manager.checkpoints))  # newest first
+        if not candidates:
             return False
-        self.checkpoint.restore(latest).assert_existing_objects_matched()
+        failures = []
+        for path in candidates:
+            try:
+                self.checkpoint.restore(path).assert_existing_objects_matched()
+                break
+            except (IndexError, ValueError, AssertionError, tf.errors.OpError) as err:
+                failures.append(f"{type(err).__name__}: {str(err).splitlines()[0][:200]}")
+        else:
+            raise ResumeError(
+                f"cannot resume {self.run_dir}: its newest checkpoint {candidates[0]} cannot be "
+                f"read ({failures[0]}), nor can the older ones ({len(candidates) - 1}). "
+                f"{RESUME_FIX}"
+            )
+        if failures:
+            self.notices.append(
+                f"checkpoint {candidates[0]} cannot be read ({failures[0]}): falling back to "
+                f"{path} (step {self.global_step}); the steps after it are trained again"
+            )
         loss, tokens, seconds, total = (float(v) for v in self.progress.numpy())
         self.epoch_loss, self.epoch_tokens, self.epoch_seconds = loss, tokens, seconds
         self.total_seconds = total
+        step = self.global_step
+        for kind in ("steps", "epochs"):
+            self.history[kind][:] = [r for r in self.history[kind] if r["step"] <= step]
+        self.flush()
         return True
 
     def save(self) -> None:

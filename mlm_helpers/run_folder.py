@@ -21,9 +21,10 @@ import json
 import math
 import os
 import shutil
-import tempfile
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,17 @@ HISTORY_FILE = "history.json"
 RESULTS_FILE = "all_results.json"
 CHECKPOINT_DIR = "checkpoints"
 STATE_FILE = "state.json"  # inside checkpoints/
+CHECKPOINT_INDEX = "checkpoint"  # inside checkpoints/: tf.train.CheckpointManager's list
 MODEL_DIR = "model"
 LOGS_DIR = "logs"
-PREVIOUS_SUFFIX = ".previous"  # overwrite=True moves the earlier run to <run_dir>.previous
+PREVIOUS_SUFFIX = ".previous-"  # overwrite=True renames the earlier run <run_dir>.previous-<UTC>
 TRAINING_OUTPUTS = (HISTORY_FILE, RESULTS_FILE, CHECKPOINT_DIR, MODEL_DIR, LOGS_DIR)
 TRAIN_HINT = "run notebook 04_finetune, or `python -m mlm_helpers train` with the same run_name"
+RESUME_FIX = (
+    "Restore it (from a backup, or wait until Google Drive has finished syncing) and resume again, "
+    "or start the run again with overwrite=True (--overwrite), which keeps this folder as "
+    f"<run>{PREVIOUS_SUFFIX}<time>"
+)
 
 # Fields that may change between a run and its resumption; every other field shapes the data, the
 # model or the schedule, so a difference would silently train something else.
@@ -70,17 +77,19 @@ def model_dir(run_dir: str | os.PathLike) -> Path:
 # ------------------------------------------------------------------------------------ JSON
 def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
     """Write JSON to a temporary file next to `path`, then rename it over `path`: a crash never
-    leaves a half-written file (readers see the old or the new content)."""
+    leaves a half-written file (readers see the old or the new content). The file gets the mode of
+    a plain write (0o666 less the umask), like every other file of a run folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")  # see `remove_orphans`
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=1, allow_nan=False)
             handle.write("\n")
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
@@ -239,12 +248,11 @@ def config_differences(saved: Mapping[str, Any], current: RunConfig) -> dict[str
     }
 
 
-def prepare_run_dir(config: RunConfig, *, resume: bool, overwrite: bool) -> Path:
-    """Check the run folder of `config` against the request and return its path.
+def check_run_dir(config: RunConfig, *, resume: bool, overwrite: bool) -> Path:
+    """Check the run folder of `config` against the request and return its path; changes nothing.
 
-    A folder holding a run is refused unless `resume` (its config.json must then agree with
-    `config` in every field outside `RESUMABLE_CHANGES`) or `overwrite` (the earlier run is moved
-    to `<run_dir>.previous`, replacing an older copy there).
+    A folder holding a run is refused unless `resume` (`resume_files` then checks it) or
+    `overwrite` (`move_aside` keeps the earlier run, once the new run's checks have all passed).
     """
     run_dir = config.run_dir
     existing = [name for name in TRAINING_OUTPUTS if (run_dir / name).exists()]
@@ -253,24 +261,126 @@ def prepare_run_dir(config: RunConfig, *, resume: bool, overwrite: bool) -> Path
     if existing and not resume and not overwrite:
         raise FileExistsError(
             f"{run_dir} already holds a run ({', '.join(existing)}). Pass resume=True to continue "
-            "it, overwrite=True to start it again, or choose another RunConfig.run_name"
+            "it, overwrite=True to start it again (the earlier run is kept as "
+            f"<run>{PREVIOUS_SUFFIX}<time>), or choose another RunConfig.run_name"
         )
-    if overwrite and existing:
-        previous = run_dir.with_name(run_dir.name + PREVIOUS_SUFFIX)
-        if previous.exists():
-            shutil.rmtree(previous)
-        previous.mkdir(parents=True)
-        for name in (*TRAINING_OUTPUTS, CONFIG_FILE):
-            target = run_dir / name
-            if target.exists():
-                shutil.move(str(target), str(previous / name))
-    if resume and (run_dir / CONFIG_FILE).is_file():
-        differences = config_differences(read_json(run_dir / CONFIG_FILE), config)
-        if differences:
-            listed = "; ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in differences.items())
-            raise ResumeError(
-                f"cannot resume {run_dir}: the configuration differs in fields that change what is "
-                f"trained ({listed}). Use the saved configuration (RunConfig.load('{run_dir}/"
-                f"{CONFIG_FILE}')) or start a new run with another run_name"
-            )
     return run_dir
+
+
+def holds_run(run_dir: str | os.PathLike) -> bool:
+    """Whether `run_dir` holds (part of) a run: any of the files or folders training writes."""
+    return any((Path(run_dir) / name).exists() for name in TRAINING_OUTPUTS)
+
+
+def move_aside(run_dir: str | os.PathLike) -> Path:
+    """Rename the run folder to `<run_dir>.previous-<UTC time>` (a new name every time: no earlier
+    run is ever replaced) and return the new path. One rename: a crash cannot leave half a move."""
+    run_dir = Path(run_dir)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    previous = run_dir.with_name(f"{run_dir.name}{PREVIOUS_SUFFIX}{stamp}")
+    count = 1
+    while previous.exists():  # two overwrites within one second
+        count += 1
+        previous = run_dir.with_name(f"{run_dir.name}{PREVIOUS_SUFFIX}{stamp}-{count}")
+    run_dir.rename(previous)
+    return previous
+
+
+def _refuse(run_dir: Path, path: Path, what: str) -> ResumeError:
+    return ResumeError(f"cannot resume {run_dir}: {path} {what}. {RESUME_FIX}")
+
+
+def _read_for_resume(run_dir: Path, path: Path, *, required: bool, why: str) -> Any:
+    """A JSON object of the run folder; ResumeError naming it when missing (if `required`),
+    corrupt, or not an object."""
+    if not path.is_file():
+        if required:
+            raise _refuse(run_dir, path, f"is missing ({why})")
+        return None
+    try:
+        data = read_json(path)
+    except ValueError as err:
+        cause = err.__cause__ or err
+        raise _refuse(
+            run_dir, path, f"is not valid JSON ({cause}): it is corrupt or cut off"
+        ) from err
+    if not isinstance(data, dict):
+        raise _refuse(run_dir, path, f"must hold a JSON object, not {type(data).__name__}")
+    return data
+
+
+def resume_files(config: RunConfig) -> tuple[dict[str, Any], dict[str, list]]:
+    """(state.json, history.json) of the run to resume, after checking every run file: all or
+    nothing. Empty when the folder holds no run yet (training then starts afresh).
+
+    Refused with a `ResumeError` naming the file, what is wrong and the fix: config.json missing,
+    corrupt or differing in a field outside `RESUMABLE_CHANGES`; state.json missing (or without its
+    "before" evaluation, which cannot be measured again on trained weights) once training began;
+    history.json or the checkpoint index missing while state.json records a checkpoint; any of
+    them corrupt. The checkpoint files themselves are read by `recorder.RunRecorder.restore`.
+    """
+    run_dir = config.run_dir
+    empty: dict[str, list] = {"steps": [], "epochs": []}
+    if not holds_run(run_dir):
+        return {}, empty
+    saved = _read_for_resume(
+        run_dir, run_dir / CONFIG_FILE, required=True, why="the run's configuration"
+    )
+    differences = config_differences(saved, config)
+    if differences:
+        listed = "; ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in differences.items())
+        raise ResumeError(
+            f"cannot resume {run_dir}: the configuration differs in fields that change what is "
+            f"trained ({listed}). Use the saved configuration (RunConfig.load('{run_dir}/"
+            f"{CONFIG_FILE}')) or start a new run with another run_name"
+        )
+    checkpoints = run_dir / CHECKPOINT_DIR
+    index = checkpoints / CHECKPOINT_INDEX
+    has_checkpoints = index.is_file() or any(checkpoints.glob("ckpt-*.index"))
+    started = has_checkpoints or (run_dir / HISTORY_FILE).exists()  # state.json comes first
+    state = _read_for_resume(
+        run_dir,
+        state_path(run_dir),
+        required=started,
+        why="it holds the evaluation before training, which cannot be measured again once "
+        "training has begun",
+    )
+    state = state or {}
+    if started and "before" not in state:
+        raise _refuse(run_dir, state_path(run_dir), "has no 'before' evaluation")
+    trained = "checkpoint" in state  # a checkpoint was saved: history and index must be there
+    if trained and not index.is_file():
+        raise _refuse(
+            run_dir,
+            index,
+            f"is missing: there is no checkpoint to resume from, though {STATE_FILE} records "
+            f"{state['checkpoint']}",
+        )
+    history = _read_for_resume(
+        run_dir, run_dir / HISTORY_FILE, required=trained, why="the steps trained so far"
+    )
+    if history is None:
+        return state, empty
+    try:
+        for kind, key in (("steps", "step"), ("epochs", "epoch")):
+            history[kind] = _check_records(history.get(kind), kind, key, "history")
+    except ValueError as err:
+        raise _refuse(run_dir, run_dir / HISTORY_FILE, f"is malformed ({err})") from err
+    return state, history
+
+
+def remove_orphans(run_dir: str | os.PathLike) -> list[Path]:
+    """Delete what a run killed while writing leaves behind: `ckpt-N_temp/` folders (a checkpoint
+    being written) and `.<name>.<hex>.tmp` files (`write_json_atomic`). Returns what was removed."""
+    run_dir = Path(run_dir)
+    orphans = [
+        *sorted((run_dir / CHECKPOINT_DIR).glob("*_temp")),
+        *sorted(run_dir.glob(".*.tmp")),
+        *sorted((run_dir / CHECKPOINT_DIR).glob(".*.tmp")),
+    ]
+    for orphan in orphans:
+        if orphan.is_dir():
+            shutil.rmtree(orphan)
+        else:
+            orphan.unlink()
+    return orphans

@@ -7,17 +7,19 @@ It is the one call notebook 04 and ``python -m mlm_helpers train`` make. In orde
 2. **Schedule** (`schedule.LinearWarmupDecay`): total steps = batches per epoch × epochs; a warmup
    that is not shorter than that is refused before any work.
 3. **Hardware** (`hardware.Hardware`): precision, XLA, replicas, determinism — decided once.
-4. **Run folder** (`run_folder`): refuse to clobber a run, or check that a resumed one has the
-   same configuration.
+4. **Check the run folder** (`run_folder`), changing nothing: refuse to clobber a run; for a resumed
+   one, check its configuration and every run file (all or nothing).
 5. **Build** under the precision policy and in the strategy's scope: the model (`build_model`),
    AdamWeightDecay (no decay on LayerNorm weights and biases; loss scaling under mixed_float16), and
    `MaskedLMTrainer`, whose train step takes the float32 loss per masked token of the global batch
    (`evaluation.masked_lm_loss`).
-6. **Evaluate before** training on the held-out chunks with fixed masks (kept in state.json, so a
-   resumed run reports the true "before").
-7. **Fit**, recorded by `recorder.RunRecorder`: history, TensorBoard, checkpoints, dropout
+6. **Open the run folder**, now that every check has passed: move an overwritten run aside, remove
+   orphans of a killed write, save config.json; restore the newest readable checkpoint.
+7. **Evaluate before** training on the held-out chunks with fixed masks (kept in state.json, so a
+   resumed run reports the true "before"; never measured again on restored weights).
+8. **Fit**, recorded by `recorder.RunRecorder`: history, TensorBoard, checkpoints, dropout
    re-seeding, NaN detection. A resumed run finishes its interrupted epoch first, bit for bit.
-8. **Finish**: save the model and tokenizer in Hub format and write all_results.json.
+9. **Finish**: save the model and tokenizer in Hub format and write all_results.json.
 """
 
 from __future__ import annotations
@@ -39,13 +41,15 @@ from .recorder import RunRecorder, finite_or_none
 from .run_folder import (
     CHECKPOINT_DIR,
     CONFIG_FILE,
-    HISTORY_FILE,
     RESULTS_FILE,
     ResumeError,
+    check_run_dir,
+    holds_run,
     is_finished,
     model_dir,
-    prepare_run_dir,
-    read_json,
+    move_aside,
+    remove_orphans,
+    resume_files,
     state_path,
     write_json_atomic,
 )
@@ -211,8 +215,9 @@ def interrupt_at(step: int) -> InterruptAt:
 # ----------------------------------------------------------------------------------- fine_tune
 @dataclass
 class TrainResult:
-    """What `fine_tune` returns: the run folder, the trained model and tokenizer, and the records
-    written to history.json and all_results.json."""
+    """What `fine_tune` returns: the run folder, the trained model and tokenizer, the records
+    written to history.json and all_results.json, and `notices`: what was done to the run folder
+    besides training (an earlier run moved aside, a checkpoint fallback, orphans removed)."""
 
     run_dir: Path
     config: RunConfig
@@ -220,6 +225,7 @@ class TrainResult:
     tokenizer: Any = field(repr=False)
     history: dict[str, list[dict[str, Any]]] = field(repr=False)
     results: dict[str, Any] = field(repr=False)
+    notices: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         r = self.results
@@ -314,11 +320,16 @@ def fine_tune(
 ) -> TrainResult:
     """Fine-tune the masked-LM model of `config` and write its run folder (`config.run_dir`).
 
-    - `resume`: continue from the last checkpoint of the run folder (refused if the saved
-      config.json differs in a field that matters); starts afresh when there is no checkpoint.
-    - `overwrite`: start again; an earlier run in the folder is first moved to
-      `<run_dir>.previous` (replacing an older copy there). Without `resume` or `overwrite`, an
-      existing run is never touched (FileExistsError).
+    - `resume`: continue from the newest checkpoint of the run folder; starts afresh when the folder
+      holds no checkpoint. All or nothing: a config.json that differs in a field that matters, or a
+      missing or corrupt config.json, checkpoints/state.json or history.json, is refused
+      (`ResumeError` naming the file and the fix); a newest checkpoint that cannot be read is
+      skipped for the next older one, saying so (ResumeError when none can be read). History
+      recorded after the restored step is dropped, and orphans of a killed write are removed.
+    - `overwrite`: start again. Once every check of the new run has passed (the model built), an
+      earlier run in the folder is renamed `<run_dir>.previous-<UTC time>`: a new name every time,
+      so no earlier run is ever deleted. Without `resume` or `overwrite`, an existing run is never
+      touched (FileExistsError).
     - `tokenizer`, `chunks`, `data`: reuse what earlier steps built (``chunks`` = stage 02's
       ``{"train", "eval"}``, ``data`` = `prepare_data`'s datasets, built for this `config`).
     - `verbose`: 0 silent; 1 Keras progress bars + one line per epoch; 2 one line per epoch only
@@ -326,8 +337,10 @@ def fine_tune(
     - `callbacks`: extra Keras callbacks for `fit`.
     - `deterministic`: TensorFlow op determinism (default: on for a CPU, off on GPU/TPU for speed).
 
-    Raises `TrainingDiverged` on a NaN/inf loss (keeping the last good checkpoint and the history).
-    Notebook 04 and ``python -m mlm_helpers train``.
+    What was done to the run folder besides training (a move, a fallback, a removal) is printed
+    when `verbose` > 0 and listed in `TrainResult.notices`; a move is also recorded in state.json
+    (`previous_run`). Raises `TrainingDiverged` on a NaN/inf loss (keeping the last good checkpoint
+    and the history). Notebook 04 and ``python -m mlm_helpers train``.
     """
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose={verbose!r} must be 0, 1 or 2")
@@ -338,16 +351,15 @@ def fine_tune(
         _check_data(data, config, tokenizer)
     schedule = LinearWarmupDecay.from_config(config, data.steps_per_epoch)  # before any work
     hardware = Hardware.resolve(config, deterministic=deterministic)
-    run_dir, state, history = _open_run(
-        config, hardware, schedule, resume=resume, overwrite=overwrite
-    )
+    state, history = _check_run(config, hardware, resume=resume, overwrite=overwrite)
     runtime.seed_everything(config.seed, deterministic=hardware.deterministic, tensorflow=True)
     with hardware.policies():
         model, optimizer, trainer, evaluator = _build(config, tokenizer, schedule, hardware)
+        notices = _open_run(config, schedule, state, overwrite=overwrite)  # checks all passed
         recorder = RunRecorder(
             config=config,
             steps_per_epoch=data.steps_per_epoch,
-            run_dir=run_dir,
+            run_dir=config.run_dir,
             mlm=model,
             optimizer=optimizer,
             evaluator=evaluator,
@@ -357,44 +369,66 @@ def fine_tune(
             verbose=verbose,
         )
         restored = resume and recorder.restore()
+        notices += recorder.notices
+        if resume and not restored and history["steps"]:
+            notices.append(
+                f"{config.run_dir} has no checkpoint yet: training from the start again (the "
+                f"{_plural(len(history['steps']), 'step')} recorded are dropped)"
+            )
         if verbose:
-            print(*hardware.notes, _announce(config, schedule, hardware, restored), sep="\n")
-        if "before" not in state or not restored:
+            print(
+                *notices, *hardware.notes, _announce(config, schedule, hardware, restored), sep="\n"
+            )
+        if not restored:  # a fresh model: nothing trained in this folder counts
+            history.update(steps=[], epochs=[])
             _evaluate_before(evaluator, data, model, tokenizer, config, state, verbose)
+        elif "before" not in state:  # resume_files refuses it: never measure it on trained weights
+            raise ResumeError(f"cannot resume {config.run_dir}: state.json has no 'before'")
         _fit(trainer, data, recorder, callbacks, verbose)
         results = _finish(config, recorder, hardware, tokenizer, data)
-    return TrainResult(run_dir, config, model, tokenizer, history, results)
+    return TrainResult(config.run_dir, config, model, tokenizer, history, results, notices)
+
+
+def _check_run(
+    config: RunConfig, hardware: Hardware, *, resume: bool, overwrite: bool
+) -> tuple[dict[str, Any], dict[str, list]]:
+    """Check the run folder, changing nothing (`run_folder.check_run_dir`, and
+    `run_folder.resume_files` when resuming), and return state.json's and history.json's content
+    (empty unless resuming); a resumed run must keep the precision it was trained with."""
+    check_run_dir(config, resume=resume, overwrite=overwrite)
+    empty: dict[str, list] = {"steps": [], "epochs": []}
+    state, history = resume_files(config) if resume else ({}, empty)
+    if state and state.get("precision") != hardware.precision:
+        raise ResumeError(
+            f"{config.run_dir} was trained with precision {state.get('precision')!r} but this run "
+            f"would use {hardware.precision!r} (on {hardware.accelerator}): set RunConfig.precision="
+            f"{state.get('precision')!r} to resume it"
+        )
+    state["precision"] = hardware.precision
+    return state, history
 
 
 def _open_run(
-    config: RunConfig,
-    hardware: Hardware,
-    schedule: LinearWarmupDecay,
-    *,
-    resume: bool,
-    overwrite: bool,
-) -> tuple[Path, dict[str, Any], dict[str, list]]:
-    """Open the run folder (`run_folder.prepare_run_dir`), save config.json, and return the
-    folder, state.json's content (the saved one when resuming, refused if it was trained with
-    another precision) and history.json's."""
-    run_dir = prepare_run_dir(config, resume=resume, overwrite=overwrite)
-    state = (read_json(state_path(run_dir), required=False) or {}) if resume else {}
-    if state and state.get("precision") != hardware.precision:
-        raise ResumeError(
-            f"{run_dir} was trained with precision {state.get('precision')!r} but this run would "
-            f"use {hardware.precision!r} (on {hardware.accelerator}): set RunConfig.precision="
-            f"{state.get('precision')!r} to resume it"
-        )
+    config: RunConfig, schedule: LinearWarmupDecay, state: dict[str, Any], *, overwrite: bool
+) -> list[str]:
+    """Change the run folder, once every check has passed: move an earlier run aside
+    (`overwrite`), remove orphans of a killed write, record the schedule in `state`, save
+    config.json. Returns what was done, as lines to print."""
+    run_dir, notices = config.run_dir, []
+    if overwrite and holds_run(run_dir):
+        previous = move_aside(run_dir)
+        state["previous_run"] = str(previous)
+        notices.append(f"moved the earlier run aside: {run_dir} -> {previous}")
+    notices += [
+        f"removed {orphan} (left by a write that was killed)" for orphan in remove_orphans(run_dir)
+    ]
     state.update(
-        precision=hardware.precision,
         steps_per_epoch=schedule.total_steps // config.epochs,
         total_steps=schedule.total_steps,
         warmup_steps=schedule.warmup_steps,
     )
     config.save(run_dir / CONFIG_FILE)
-    empty = {"steps": [], "epochs": []}
-    history = (read_json(run_dir / HISTORY_FILE, required=False) or empty) if resume else empty
-    return run_dir, state, history
+    return notices
 
 
 def _build(

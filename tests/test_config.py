@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -96,3 +97,41 @@ def test_relative_runs_dir_is_taken_from_project_root(tmp_path, monkeypatch):
     assert RunConfig().run_dir == tmp_path / "runs" / "embedded-default"
     monkeypatch.setenv("MLM_RUNS_DIR", str(tmp_path / "drive"))
     assert RunConfig().run_dir == tmp_path / "drive" / "embedded-default"
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, "nan"])
+@pytest.mark.parametrize(
+    "field",
+    [
+        "warmup",
+        "learning_rate",
+        "weight_decay",
+        "clip_norm",
+        "adam_beta1",
+        "adam_beta2",
+        "adam_epsilon",
+        "mlm_probability",
+    ],
+)
+def test_numbers_must_be_finite(field, value):
+    with pytest.raises(ValueError, match=rf"RunConfig\.{field}="):
+        RunConfig().replace(**{field: value})
+
+
+@pytest.mark.parametrize("field", ["train_splits", "fill_mask_prompts"])
+def test_tuple_fields_reject_a_bare_string(field):
+    with pytest.raises(ValueError, match=rf"RunConfig\.{field}='train' .*tuple"):
+        RunConfig().replace(**{field: "train"})
+
+
+def test_cli_reads_comma_lists_for_tuple_fields():
+    from mlm_helpers.cli import parse_overrides
+
+    assert parse_overrides(["train_splits=train,unsupervised"]) == {
+        "train_splits": ("train", "unsupervised")
+    }
+    assert parse_overrides(["train_splits=train"]) == {"train_splits": ("train",)}
+    assert parse_overrides(['train_splits=["train"]']) == {"train_splits": ("train",)}
+    assert parse_overrides(["eval_split=test"]) == {"eval_split": "test"}  # not a tuple field
+    config = RunConfig().replace(**parse_overrides(["train_splits=unsupervised"]))
+    assert config.train_splits == ("unsupervised",)

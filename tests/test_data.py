@@ -202,3 +202,67 @@ def test_figures_show_the_data(tmp_path, embedded_tokenizer):
     line = fig2.axes[0].get_lines()[0]
     assert np.all(np.diff(line.get_ydata()) > 0) and line.get_ydata()[-1] == 1.0
     plt.close("all")
+
+
+# --------------------------------------------------------------------------- bad files (issue 13)
+FULL = pd.DataFrame({"text": [f"Review {i} was fine." for i in range(6)], "label": [0, 1] * 3})
+
+
+def write_frame(path, frame):
+    """`frame` written as csv, parquet or jsonl, by the suffix of `path`."""
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif path.suffix == ".parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_json(path, orient="records", lines=True)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_empty_file_is_named_before_datasets_fails(tmp_path, fmt, split):
+    good = write_frame(tmp_path / f"good.{fmt}", FULL)
+    empty = tmp_path / f"empty.{fmt}"
+    empty.write_text("")
+    files = {"train": good, "test": good, split: empty}
+    with pytest.raises(DataError, match=rf"split '{split}'.*empty\.{fmt}.*empty"):
+        data.load_reviews(files)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_file_without_rows_is_named(tmp_path, fmt, split):
+    good = write_frame(tmp_path / f"good.{fmt}", FULL)
+    rowless = tmp_path / f"rowless.{fmt}"
+    if fmt == "jsonl":
+        rowless.write_text("\n\n")
+    else:
+        write_frame(rowless, FULL.iloc[:0])
+    files = {"train": good, "test": good, split: rowless}
+    with pytest.raises(DataError, match=rf"split '{split}'.*rowless\.{fmt}.*no rows"):
+        data.load_reviews(files)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_column_missing_in_one_file_is_named(tmp_path, fmt, split):
+    good = write_frame(tmp_path / f"good.{fmt}", FULL)
+    partial = write_frame(tmp_path / f"partial.{fmt}", FULL[["text"]])
+    files = {"train": good, "test": good, split: partial}
+    with pytest.raises(DataError, match=rf"partial\.{fmt} \(split '{split}'\) lacks .*'label'"):
+        data.load_reviews(files)
+
+
+@pytest.mark.parametrize("text", ["", "<br /><br />", "  <BR>  "])
+def test_texts_empty_after_cleaning_are_refused_at_load(tmp_path, text):
+    good = write_frame(tmp_path / "good.jsonl", FULL)
+    blank = write_frame(tmp_path / "blank.jsonl", FULL.assign(text=text))
+    with pytest.raises(DataError, match="split 'train'.*no text left after cleaning"):
+        data.load_reviews({"train": blank, "test": good})
+
+
+def test_unknown_name_offline_fails_at_once(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(DataError, match="'my_reviews' is neither a local folder nor .* reachable"):
+        data.load_reviews("my_reviews")

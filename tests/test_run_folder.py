@@ -210,3 +210,24 @@ def test_read_json_errors_name_the_file(tmp_path: Path):
     with pytest.raises(ValueError, match="not valid JSON") as undecodable:
         read_json(path)
     assert str(path) in str(undecodable.value)
+
+
+# ------------------------------------------------------------------------------------ opening
+def test_move_aside_never_reuses_a_name(tmp_path: Path):
+    """Two overwrites within one second keep both earlier runs (the old code replaced one)."""
+    first = run_folder.move_aside(write_run(tmp_path / "demo", name="first"))
+    second = run_folder.move_aside(write_run(tmp_path / "demo", name="second"))
+    assert first != second and not (tmp_path / "demo").exists()
+    assert first.name.startswith("demo.previous-") and second.name.startswith(first.name)
+    assert [load_run(p).name for p in (first, second)] == ["first", "second"]
+
+
+def test_remove_orphans_removes_only_what_a_killed_write_leaves(tmp_path: Path):
+    run = write_run(tmp_path / "demo")
+    (run / "checkpoints" / "ckpt-9_temp").mkdir(parents=True)
+    (run / "checkpoints" / "ckpt-6.index").write_bytes(b"kept")
+    (run / ".history.json.3f2a.tmp").write_text("{")
+    removed = run_folder.remove_orphans(run)
+    assert sorted(p.name for p in removed) == [".history.json.3f2a.tmp", "ckpt-9_temp"]
+    left = {p.name for p in run.rglob("*")}
+    assert left == {CONFIG_FILE, HISTORY_FILE, RESULTS_FILE, "checkpoints", "ckpt-6.index"}
