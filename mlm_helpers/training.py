@@ -242,8 +242,9 @@ def prepare_data(
     """(tokenizer, `masking.MLMDatasets`) for a run: stages 01-03 in one call (notebook 04).
 
     Training chunks come only from ``config.train_splits`` and evaluation chunks only from
-    ``config.eval_split`` (RunConfig refuses an eval split that is also a training split), so the
-    evaluation is held out. `chunks` (stage 02's ``{"train", "eval"}``) or `reviews` skip the
+    ``config.eval_split`` (RunConfig refuses an eval split that is also a training split), and
+    evaluation reviews whose text occurs in a training split are dropped first
+    (`data.hold_out`), so the evaluation is held out in content, not only by name. `chunks` (stage 02's ``{"train", "eval"}``) or `reviews` skip the
     steps already done.
     """
     from .chunking import prepare_chunks
