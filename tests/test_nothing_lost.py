@@ -18,56 +18,28 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_runs import TINY_MODEL, tiny_config
 
 from mlm_helpers import runtime
 from mlm_helpers.cli import main as cli_main
-from mlm_helpers.config import SCRATCH, embedded_profile
 from mlm_helpers.run_folder import ResumeError, write_json_atomic
 from mlm_helpers.training import SimulatedDisconnect, fine_tune, interrupt_at
 
 tf = runtime.import_tensorflow()
 
-TINY_MODEL = {
-    "n_layers": 1,
-    "dim": 32,
-    "n_heads": 2,
-    "hidden_dim": 64,
-    "max_position_embeddings": 64,
-    "dropout": 0.1,
-    "attention_dropout": 0.1,
-}
 STOP = 7  # the interrupted run stops after step 7; its checkpoints are ckpt-3 and ckpt-6
 
 
-def tiny_config(runs_dir: Path, **changes):
-    """2 epochs × 8 steps of batch 8 on 32-token chunks, a checkpoint every 3 steps."""
-    settings = dict(
-        runs_dir=str(runs_dir),
-        run_name="cut",
-        chunk_size=32,
-        batch_size=8,
-        epochs=2,
-        learning_rate=5e-3,
-        warmup=0.1,
-        model=SCRATCH,
-        tiny_model=TINY_MODEL,
-        train_chunks=64,
-        eval_chunks=16,
-        seed=3,
-        checkpoint_every_steps=3,
-        fill_mask_prompts=("a great [MASK].",),
-        top_k=3,
-        max_reviews=60,
-    )
-    settings.update(changes)
-    return embedded_profile(**settings)
+def cut_config(runs_dir: Path, **changes):
+    """`tiny_config` named "cut", on 60 reviews per split."""
+    return tiny_config(runs_dir, **{"run_name": "cut", "max_reviews": 60, **changes})
 
 
 @pytest.fixture(scope="module")
 def chunks(embedded_tokenizer):
     from mlm_helpers.chunking import prepare_chunks
 
-    return prepare_chunks(tiny_config(Path("unused")), embedded_tokenizer)
+    return prepare_chunks(cut_config(Path("unused")), embedded_tokenizer)
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +56,13 @@ def train(embedded_tokenizer, chunks):
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory, train):
     """The uninterrupted run the resumed ones must match."""
-    return train(tiny_config(tmp_path_factory.mktemp("straight")))
+    return train(cut_config(tmp_path_factory.mktemp("straight")))
 
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory, train) -> Path:
     """A run folder interrupted after step 7 (checkpoints ckpt-3 and ckpt-6): copy it, then break it."""
-    config = tiny_config(tmp_path_factory.mktemp("pristine"))
+    config = cut_config(tmp_path_factory.mktemp("pristine"))
     with pytest.raises(SimulatedDisconnect):
         train(config, callbacks=[interrupt_at(STOP)])
     return config.run_dir
@@ -99,7 +71,7 @@ def pristine(tmp_path_factory, train) -> Path:
 @pytest.fixture
 def cut(pristine, tmp_path):
     """(config, run folder): a fresh copy of the interrupted run, to break."""
-    config = tiny_config(tmp_path)
+    config = cut_config(tmp_path)
     shutil.copytree(pristine, config.run_dir)
     return config, config.run_dir
 
@@ -125,7 +97,7 @@ def previous_runs(run_dir: Path) -> list[Path]:
 
 
 def test_two_interrupted_overwrites_keep_the_finished_run(tmp_path, train, capsys):
-    config = tiny_config(tmp_path, run_name="kept", epochs=1, checkpoint_every_steps=None)
+    config = cut_config(tmp_path, run_name="kept", epochs=1, checkpoint_every_steps=None)
     finished = train(config)
     weights = (finished.run_dir / "model" / "tf_model.h5").read_bytes()
     for _ in range(2):
@@ -146,7 +118,7 @@ def test_a_failed_overwrite_moves_nothing(tmp_path, train, embedded_tokenizer):
     small({"input_ids": np.zeros((1, 2), np.int32)})
     small.save_pretrained(tmp_path / "small-model")
     runs = tmp_path / "runs"
-    config = tiny_config(runs, run_name="kept", epochs=1, checkpoint_every_steps=None)
+    config = cut_config(runs, run_name="kept", epochs=1, checkpoint_every_steps=None)
     train(config)
     before = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
     wrong = config.replace(model=str(tmp_path / "small-model"), tokenizer="embedded")
@@ -224,7 +196,7 @@ def test_an_orphan_temporary_checkpoint_is_removed(cut, train, straight, capsys)
 
 @pytest.mark.parametrize("every", [None, 3], ids=["epoch-checkpoints", "step-checkpoints"])
 def test_history_holds_each_step_once_after_a_resume(tmp_path, train, every):
-    config = tiny_config(tmp_path, checkpoint_every_steps=every)
+    config = cut_config(tmp_path, checkpoint_every_steps=every)
     with pytest.raises(SimulatedDisconnect):
         train(config, callbacks=[interrupt_at(11)])  # resumes from step 8 or 9
     assert steps_in(config.run_dir) == list(range(1, 12))
@@ -235,7 +207,7 @@ def test_history_holds_each_step_once_after_a_resume(tmp_path, train, every):
 
 
 def test_the_command_line_names_a_corrupt_run_file(tmp_path, train, capsys):
-    config = tiny_config(tmp_path, run_name="cli")
+    config = cut_config(tmp_path, run_name="cli")
     with pytest.raises(SimulatedDisconnect):
         train(config, callbacks=[interrupt_at(STOP)])
     history = config.run_dir / "history.json"

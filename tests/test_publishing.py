@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tiny_runs import tiny_config
 
 from mlm_helpers import paths, publishing, run_folder
 from mlm_helpers.config import EMBEDDED, SCRATCH, RunConfig, embedded_profile, hub_profile
@@ -514,20 +515,12 @@ def trained_run(tmp_path_factory, embedded_tokenizer):
     from mlm_helpers.chunking import prepare_chunks
     from mlm_helpers.training import fine_tune
 
-    config = embedded_profile(
-        runs_dir=str(tmp_path_factory.mktemp("runs")),
-        run_name="tiny",
-        model=SCRATCH,
-        tiny_model={**embedded_profile().tiny_model, "n_layers": 1, "dim": 32, "hidden_dim": 64},
-        chunk_size=32,
-        batch_size=8,
-        epochs=2,
-        learning_rate=5e-3,
+    config = tiny_config(
+        tmp_path_factory.mktemp("runs"),
         warmup=0.25,
         max_reviews=60,
         train_chunks=48,
         eval_chunks=8,
-        fill_mask_prompts=("a great [MASK].",),
         top_k=2,
     )
     chunks = prepare_chunks(config, embedded_tokenizer)

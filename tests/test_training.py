@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_runs import TINY_MODEL, tiny_config
 
 from mlm_helpers import runtime
 from mlm_helpers.cli import parse_overrides, parse_value
@@ -38,39 +39,7 @@ from mlm_helpers.training import (
 tf = runtime.import_tensorflow()
 keras = runtime.import_keras()
 
-TINY_MODEL = {
-    "n_layers": 1,
-    "dim": 32,
-    "n_heads": 2,
-    "hidden_dim": 64,
-    "max_position_embeddings": 64,
-    "dropout": 0.1,
-    "attention_dropout": 0.1,
-}
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def tiny_config(runs_dir: Path, **changes) -> RunConfig:
-    """2 epochs × 8 steps of batch 8 on 32-token chunks, with dropout on."""
-    settings_ = dict(
-        runs_dir=str(runs_dir),
-        run_name="tiny",
-        chunk_size=32,
-        batch_size=8,
-        epochs=2,
-        learning_rate=5e-3,
-        warmup=0.1,
-        model=SCRATCH,
-        tiny_model=TINY_MODEL,
-        train_chunks=64,
-        eval_chunks=16,
-        seed=3,
-        checkpoint_every_steps=3,
-        fill_mask_prompts=("a great [MASK].",),
-        top_k=3,
-    )
-    settings_.update(changes)
-    return embedded_profile(**settings_)
 
 
 @pytest.fixture(scope="module")
