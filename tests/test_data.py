@@ -221,26 +221,20 @@ def write_frame(path, frame):
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
 @pytest.mark.parametrize("split", ["train", "test"])
-def test_empty_file_is_named_before_datasets_fails(tmp_path, fmt, split):
+@pytest.mark.parametrize(("kind", "message"), [("empty", "empty"), ("rowless", "no rows")])
+def test_an_empty_or_rowless_file_is_named_before_datasets_fails(
+    tmp_path, fmt, split, kind, message
+):
     good = write_frame(tmp_path / f"good.{fmt}", FULL)
-    empty = tmp_path / f"empty.{fmt}"
-    empty.write_text("")
-    files = {"train": good, "test": good, split: empty}
-    with pytest.raises(DataError, match=rf"split '{split}'.*empty\.{fmt}.*empty"):
-        data.load_reviews(files)
-
-
-@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
-@pytest.mark.parametrize("split", ["train", "test"])
-def test_file_without_rows_is_named(tmp_path, fmt, split):
-    good = write_frame(tmp_path / f"good.{fmt}", FULL)
-    rowless = tmp_path / f"rowless.{fmt}"
-    if fmt == "jsonl":
-        rowless.write_text("\n\n")
+    bad = tmp_path / f"{kind}.{fmt}"
+    if kind == "empty":
+        bad.write_text("")
+    elif fmt == "jsonl":
+        bad.write_text("\n\n")  # blank lines only
     else:
-        write_frame(rowless, FULL.iloc[:0])
-    files = {"train": good, "test": good, split: rowless}
-    with pytest.raises(DataError, match=rf"split '{split}'.*rowless\.{fmt}.*no rows"):
+        write_frame(bad, FULL.iloc[:0])  # a header or a schema, no rows
+    files = {"train": good, "test": good, split: bad}
+    with pytest.raises(DataError, match=rf"split '{split}'.*{kind}\.{fmt}.*{message}"):
         data.load_reviews(files)
 
 
