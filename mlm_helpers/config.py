@@ -15,6 +15,7 @@ import dataclasses
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,11 @@ from . import runtime
 from .paths import EMBEDDED, SCRATCH, resolve_runs_dir  # noqa: F401 - the names RunConfig.model takes
 
 PROFILE_ENV = "MLM_PROFILE"
+ON_COLAB_MODULE = "google.colab"
+COLAB_GPU_HELP = (
+    "This Colab runtime has no GPU, so the real recipe cannot run here. For it: Runtime → Change "
+    "runtime type → Hardware accelerator: T4 GPU → Save, then run the notebook again from the top."
+)
 PROFILES = ("hub", "embedded")
 MASKING_KINDS = ("token", "whole_word")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -300,6 +306,8 @@ def resolve_profile(profile: str = "auto", *, verbose: bool = True) -> str:
                 f"Profile: {chosen} (auto: {why}). Override with PROFILE = 'hub' or 'embedded', "
                 f"or the environment variable {PROFILE_ENV}."
             )
+            if accelerator == "cpu" and ON_COLAB_MODULE in sys.modules:
+                print(COLAB_GPU_HELP)
         return chosen
     if profile not in PROFILES:
         raise ValueError(

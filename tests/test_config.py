@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import pytest
 
@@ -135,3 +136,15 @@ def test_cli_reads_comma_lists_for_tuple_fields():
     assert parse_overrides(["eval_split=test"]) == {"eval_split": "test"}  # not a tuple field
     config = RunConfig().replace(**parse_overrides(["train_splits=unsupervised"]))
     assert config.train_splits == ("unsupervised",)
+
+
+def test_auto_on_a_colab_cpu_runtime_says_how_to_get_a_gpu(monkeypatch, capsys):
+    import types
+
+    monkeypatch.setattr(cfg.runtime, "detect_accelerator", lambda: "cpu")
+    assert cfg.resolve_profile("auto") == "embedded"
+    assert "Change runtime type" not in capsys.readouterr().out  # not on Colab: no menu path
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert cfg.resolve_profile("auto") == "embedded"
+    out = capsys.readouterr().out
+    assert "Runtime → Change runtime type → Hardware accelerator: T4 GPU → Save" in out

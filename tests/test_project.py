@@ -126,3 +126,9 @@ def test_shipped_files_are_small():
     assert size(EMBEDDED_DATASET_DIR) < 3 * 2**20
     assert (EMBEDDED_MODEL_DIR / "tf_model.h5").is_file()
     assert size(EMBEDDED_MODEL_DIR) <= 10 * 2**20
+
+
+@pytest.mark.parametrize("notebook", sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb")))
+def test_every_notebook_asks_colab_for_a_gpu(notebook):
+    metadata = json.loads((ROOT / "notebooks" / notebook).read_text(encoding="utf-8"))["metadata"]
+    assert metadata.get("accelerator") == "GPU" and metadata["colab"].get("gpuType") == "T4"
