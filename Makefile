@@ -13,11 +13,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install tutorial test unit notebooks lint format lab benchmarks clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml mlm_helpers/constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is needed, found " + sys.version.split()[0]'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c mlm_helpers/constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the package with its pinned dependencies

@@ -1,7 +1,7 @@
 """Every reach into another library's private or undocumented API, in one place.
 
 The rest of the package calls these functions and never touches a private name itself. Each reach
-was written against the pinned stack (constraints.txt: tf-keras 2.21, transformers 4.57.6,
+was written against the pinned stack (mlm_helpers/constraints.txt: tf-keras 2.21, transformers 4.57.6,
 huggingface_hub 0.36); `check()` tries every one of them, and `runtime.check_stack` turns a failure
 into an error that names the reach and the fix, instead of a confusing AttributeError mid-training.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-PINNED = "tf-keras 2.21, transformers 4.57.6, huggingface_hub 0.36 (constraints.txt)"
+PINNED = "tf-keras 2.21, transformers 4.57.6, huggingface_hub 0.36 (mlm_helpers/constraints.txt)"
 _BLOCK_ARGS = ["self", "x", "attn_mask", "head_mask", "output_attentions", "training"]
 _ATTENTION_ARGS = [
     "self",

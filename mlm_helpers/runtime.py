@@ -55,7 +55,7 @@ def check_stack() -> dict[str, str]:
         raise StackError(
             "the installed libraries lack private APIs that mlm_helpers relies on (see "
             f"mlm_helpers/_compat.py): {'; '.join(problems)}. Fix: install the tested versions, "
-            f"{_compat.PINNED}: pip install -c constraints.txt -e ."
+            f"{_compat.PINNED}: pip install -c mlm_helpers/constraints.txt -e ."
         )
     return versions
 

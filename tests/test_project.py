@@ -49,7 +49,7 @@ def test_notebook_is_clean(path):
     first = "".join(notebook["cells"][0]["source"])
     assert "colab-badge.svg" in first and path.name in first
     sources = ["".join(c["source"]) for c in code]
-    assert any("IS_COLAB" in s and "runtime.setup_notebook" in s for s in sources)
+    assert any("colab.prepare(" in s and "runtime.setup_notebook" in s for s in sources)
     assert any("get_config(PROFILE" in s for s in sources)
 
 
@@ -83,9 +83,9 @@ def test_environment_yml_agrees_with_pyproject_and_constraints():
     }
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert "-e .[dev]" in pip_section and "-c constraints.txt" in pip_section
+    assert "-e .[dev]" in pip_section and "-c mlm_helpers/constraints.txt" in pip_section
     env_pins = _pins(pip_section)
-    constraint_pins = _pins((ROOT / "constraints.txt").read_text().splitlines())
+    constraint_pins = _pins((ROOT / "mlm_helpers" / "constraints.txt").read_text().splitlines())
     assert env_pins, "environment.yml pins nothing"
     for name, pin in env_pins.items():
         version = next(iter(pin.specifier)).version
