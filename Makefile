@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml mlm_helpers/constraints.txt
 
 install: $(STAMP) ## create .venv and install the package with its pinned dependencies
 
-tutorial: $(STAMP) ## execute notebooks 01-06 in order, write executed copies to executed/
-	$(BIN)/python tools/run_series.py
+tutorial: $(STAMP) ## train and execute every notebook in order, write executed copies to executed/
+	$(BIN)/python tools/run_series.py --fresh
 
 test: $(STAMP) ## all tests: unit/property tests, then nbval over every notebook
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with .nbval-sanitize.cfg --nbval-cell-timeout=900
@@ -32,7 +32,7 @@ unit: $(STAMP) ## only the unit/property tests (fast)
 	$(BIN)/python -m pytest tests
 
 notebooks: $(STAMP) ## re-execute the committed notebooks in place (refreshes stored outputs)
-	$(BIN)/python tools/run_series.py --in-place
+	$(BIN)/python tools/run_series.py --in-place --fresh
 
 lint: $(STAMP) ## ruff over the package, tests, tools, benchmarks and notebooks
 	$(BIN)/ruff check mlm_helpers tests tools benchmarks notebooks

@@ -542,8 +542,9 @@ def write_model_card(
     *,
     repo_id: str | None = None,
 ) -> Path:
-    """Write README.md (the model card) and `loss_curves.png` into the Hub folder; return README's
-    path. `folder` defaults to `<run_dir>/model`.
+    """Write README.md (the model card) and `loss_curves.png` into the Hub folder, with copies of
+    the run's records in `run/` (`run_folder.copy_records`: whoever downloads the model can open it
+    as a run); return README's path. `folder` defaults to `<run_dir>/model`.
 
     The loss plot is drawn from the run's history by plotting's `plot_epoch_loss` and referenced by
     a relative path, so it shows on the Hub page; a run without a finished epoch gets no image.
@@ -568,6 +569,7 @@ def write_model_card(
     card = build_model_card(run, repo_id, figure=image, folder=folder)
     path = folder / CARD_FILE
     card.save(path)
+    run_folder.copy_records(run, folder)
     return path
 
 

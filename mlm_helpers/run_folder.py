@@ -10,7 +10,8 @@ imports no TensorFlow, so a run trained elsewhere can be read on any machine.
   history.json            per-step and per-epoch metrics, rewritten atomically as training goes
   all_results.json        before/after evaluation, step counts, throughput, library versions
   checkpoints/            tf.train.Checkpoint files and state.json (progress, "before" evaluation)
-  model/                  the Hub-format folder: model, tokenizer, later the model card
+  model/                  the Hub-format folder: model, tokenizer, later the model card and
+                          run/ (copies of config.json, history.json, all_results.json)
   logs/                   TensorBoard event files
 ```
 """
@@ -37,6 +38,10 @@ CHECKPOINT_DIR = "checkpoints"
 STATE_FILE = "state.json"  # inside checkpoints/
 CHECKPOINT_INDEX = "checkpoint"  # inside checkpoints/: tf.train.CheckpointManager's list
 MODEL_DIR = "model"
+# Inside a Hub folder: copies of the run's records, written with the model card (notebook 06), so
+# that a published model can be opened as a run (`open_published`) from the Hub or a folder.
+RECORDS_DIR = "run"
+RECORD_FILES = (CONFIG_FILE, HISTORY_FILE, RESULTS_FILE)
 LOGS_DIR = "logs"
 PREVIOUS_SUFFIX = ".previous-"  # overwrite=True renames the earlier run <run_dir>.previous-<UTC>
 TRAINING_OUTPUTS = (HISTORY_FILE, RESULTS_FILE, CHECKPOINT_DIR, MODEL_DIR, LOGS_DIR)
@@ -173,6 +178,8 @@ class Run:
         default_factory=lambda: {"steps": [], "epochs": []}
     )
     results: dict[str, Any] = field(default_factory=dict)
+    # The model's folder when it is not `<path>/model`: a published model opened as a run.
+    model_path: Path | None = None
 
     @property
     def name(self) -> str:
@@ -189,7 +196,7 @@ class Run:
 
     @property
     def model_dir(self) -> Path:
-        return model_dir(self.path)
+        return self.model_path or model_dir(self.path)
 
     def run_config(self) -> RunConfig:
         """config.json as a `RunConfig`; FileNotFoundError when the run has none."""
@@ -205,7 +212,7 @@ RunLike = Run | str | os.PathLike
 
 
 def load_run(run_dir: RunLike) -> Run:
-    """Read a run folder into a `Run` (notebook 05); a `Run` is returned as it is.
+    """Read a run folder into a `Run` (plotting, `training.open_run`); a `Run` is returned as it is.
 
     history.json is required (FileNotFoundError saying how to train); config.json and
     all_results.json are optional (a run interrupted before the end has no all_results.json).
@@ -229,6 +236,58 @@ def load_run(run_dir: RunLike) -> Run:
             raise ValueError(f"{path / name} must hold a JSON object, got {type(data).__name__}")
         parts[name] = data or {}
     return Run(path=path, config=parts[CONFIG_FILE], history=history, results=parts[RESULTS_FILE])
+
+
+def copy_records(run: Run, folder: str | os.PathLike) -> Path:
+    """Copy the run's records into `<folder>/run/` (the Hub folder: publishing does it with the
+    model card), so that `open_published` can read the run back from the Hub. Returns that folder."""
+    target = Path(folder) / RECORDS_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    for name in RECORD_FILES:
+        source = run.path / name
+        if source.is_file() and source.resolve() != (target / name).resolve():
+            write_json_atomic(target / name, read_json(source))
+    return target
+
+
+def open_published(source: str | os.PathLike) -> Run:
+    """Open a run from a run folder, a Hub-format model folder holding `run/` records, or the Hub
+    id of a model published with `publishing.publish` ("user/name", downloaded with
+    `snapshot_download`).
+
+    The returned `Run`'s `model_dir` is the folder holding the model. A model without records (one
+    not published by this series) raises FileNotFoundError saying what is missing.
+    """
+    from .paths import looks_like_path
+
+    path = Path(source).expanduser()
+    if not path.exists() and looks_like_path(str(source)):
+        raise FileNotFoundError(
+            f"{source} does not exist: give a run folder, a model folder written by notebook 06, "
+            "or the Hub id of a model it published (such as 'your-username/distilbert-imdb-mlm')"
+        )
+    if not path.exists():
+        from huggingface_hub import snapshot_download
+
+        try:
+            path = Path(snapshot_download(repo_id=str(source), repo_type="model"))
+        except Exception as error:
+            raise FileNotFoundError(
+                f"could not download the model {source!r} from the Hub ({type(error).__name__}: "
+                f"{error}). Check the id and the connection; a private model needs a token "
+                "($HF_TOKEN or the Colab secret HF_TOKEN)."
+            ) from None
+    if (path / HISTORY_FILE).is_file():
+        return load_run(path)
+    records = path / RECORDS_DIR
+    if not (records / HISTORY_FILE).is_file():
+        raise FileNotFoundError(
+            f"{source} holds a model but no run records ({RECORDS_DIR}/{HISTORY_FILE}): only a "
+            "model published by notebook 06 of this series carries them. Open the run folder "
+            "that trained it instead, or evaluate the model directly (evaluation.fill_mask)."
+        )
+    run = load_run(records)
+    return Run(run.path, run.config, run.history, run.results, model_path=path)
 
 
 def is_finished(run_dir: str | os.PathLike) -> bool:

@@ -24,6 +24,7 @@ It is the one call notebook 04 and ``python -m mlm_helpers train`` make. In orde
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,20 +35,24 @@ import numpy as np
 from . import _compat, runtime
 from .config import SCRATCH, RunConfig
 from .evaluation import MaskedLMEvaluator, fill_mask, masked_lm_loss, unigram_perplexity
-from .hardware import Hardware, utilisation_line
+from .hardware import Hardware, estimate, utilisation_line
 from .paths import local_folder
 from .publishing import save_for_hub
 from .recorder import RunRecorder, finite_or_none
 from .run_folder import (
-    CHECKPOINT_DIR,
     CONFIG_FILE,
+    PREVIOUS_SUFFIX,
     RESULTS_FILE,
     ResumeError,
+    Run,
     check_run_dir,
+    config_differences,
     holds_run,
     is_finished,
+    load_run,
     model_dir,
     move_aside,
+    open_published,
     remove_orphans,
     resume_files,
     state_path,
@@ -61,16 +66,18 @@ keras = runtime.import_keras()
 __all__ = [
     "MaskedLMTrainer",
     "ResumeError",
+    "RunNotFound",
     "SimulatedDisconnect",
     "TrainResult",
     "TrainingDiverged",
     "build_model",
-    "ensure_run",
     "fine_tune",
     "interrupt_at",
     "make_optimizer",
     "make_trainer",
+    "open_run",
     "prepare_data",
+    "train_or_resume",
 ]
 
 
@@ -532,17 +539,85 @@ def _finish(
     return results
 
 
-def ensure_run(config: RunConfig, **kwargs: Any) -> Path:
-    """The run folder of `config`, with a finished run in it: trained first if missing, resumed if
-    interrupted. Lets notebooks 05 and 06 run on their own (e.g. fresh in Colab); `kwargs` go to
-    `fine_tune`."""
+class RunNotFound(FileNotFoundError):
+    """No finished run where one was expected, and training it was not asked for."""
+
+
+def _reopen(config: RunConfig, tokenizer: Any, verbose: int) -> TrainResult:
+    """A `TrainResult` for the finished run of `config`, loaded from its folder (nothing trained)."""
+    from .publishing import load_from_folder
+
+    run = load_run(config.run_dir)
+    changed = config_differences(run.config, config)
+    if changed:
+        fields = ", ".join(f"{name}: {old!r} -> {new!r}" for name, (old, new) in changed.items())
+        raise FileExistsError(
+            f"{config.run_dir} holds a finished run of another configuration ({fields}). Choose "
+            "another run_name, or start afresh (START_AFRESH = True; the finished run is kept as "
+            f"<run>{PREVIOUS_SUFFIX}<time>)"
+        )
+    model, saved_tokenizer = load_from_folder(run.model_dir)
+    notice = (
+        f"{config.run_name} is already trained ({run.results.get('global_step')} steps): reopened "
+        f"from {config.run_dir} without training. To train it again, start afresh "
+        f"(START_AFRESH = True; the finished run is kept as <run>{PREVIOUS_SUFFIX}<time>)."
+    )
+    if verbose:
+        print(notice)
+    tokenizer = tokenizer if tokenizer is not None else saved_tokenizer
+    return TrainResult(config.run_dir, config, model, tokenizer, run.history, run.results, [notice])
+
+
+def train_or_resume(config: RunConfig, *, start_afresh: bool = False, **kwargs: Any) -> TrainResult:
+    """Notebook 04's training cell: never lose or repeat work by accident.
+
+    - no run yet: train it (`fine_tune`);
+    - an interrupted run of the same config (a disconnect, a crash): resume it from its newest
+      checkpoint (`fine_tune(resume=True)`, which refuses a run of another config);
+    - a finished run of the same config: reopen it, training nothing (FileExistsError for a finished
+      run of another config);
+    - `start_afresh=True`: train again; an earlier run is kept as ``<run>.previous-<UTC time>``.
+
+    `kwargs` go to `fine_tune` (`tokenizer`, `data`, `verbose`, `callbacks`, ...).
+    """
+    if start_afresh:
+        return fine_tune(config, overwrite=True, **kwargs)
+    if is_finished(config.run_dir):
+        return _reopen(config, kwargs.get("tokenizer"), kwargs.get("verbose", 2))
+    return fine_tune(config, resume=holds_run(config.run_dir), **kwargs)
+
+
+def open_run(
+    config: RunConfig,
+    source: str | os.PathLike | None = None,
+    *,
+    train_if_missing: bool = False,
+    **kwargs: Any,
+) -> Run:
+    """The finished run notebooks 05 and 06 read: the run of `config`, or `source`.
+
+    - `source` None: `config.run_dir` (on Colab, Google Drive: `colab.keep_runs_on_drive`). When it
+      holds no finished run, raise `RunNotFound` saying how to get one and what training costs,
+      unless `train_if_missing`, which trains (or resumes) it with `train_or_resume`.
+    - `source` a run folder, a Hub folder written by `publishing.write_model_card`, or the Hub id of
+      a model published from one: `run_folder.open_published`.
+    """
+    if source is not None:
+        return open_published(source)
     run_dir = config.run_dir
-    if is_finished(run_dir):
-        return run_dir
-    if (run_dir / CHECKPOINT_DIR).is_dir():
-        print(f"Run {config.run_name!r} was interrupted: resuming it with notebook 04's code.")
-        fine_tune(config, resume=True, **kwargs)
-    else:
-        print(f"No finished run {config.run_name!r} yet: training it with notebook 04's code.")
-        fine_tune(config, **kwargs)
-    return run_dir
+    if not is_finished(run_dir):
+        partial = holds_run(run_dir)
+        cost = estimate(config).short()
+        if not train_if_missing:
+            raise RunNotFound(
+                f"no finished run {config.run_name!r} in {run_dir}"
+                f"{' (an interrupted one is there)' if partial else ''}. Run notebook 04 first "
+                f"(it {'resumes' if partial else 'trains'} it), open a published model with RUN = "
+                "'<user>/<model>', or set TRAIN_IF_MISSING = True to "
+                f"{'resume' if partial else 'train'} it here: {cost}."
+            )
+        print(
+            f"{'Resuming' if partial else 'Training'} {config.run_name!r} here, as asked: {cost}."
+        )
+        train_or_resume(config, **kwargs)
+    return load_run(run_dir)

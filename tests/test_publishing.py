@@ -731,6 +731,9 @@ def test_publish_sends_the_folder_with_the_token_only_where_it_belongs(
         "special_tokens_map.json",
         "vocab.txt",
         "loss_curves.png",
+        "run/config.json",  # the run's records, so that the model opens as a run (open_published)
+        "run/history.json",
+        "run/all_results.json",
     }
     out, err = capfd.readouterr()
     assert "present" in out

@@ -470,20 +470,6 @@ def test_overwrite_keeps_the_previous_run_aside(tmp_path, embedded_tokenizer, ch
     assert (previous / "history.json").is_file() and (first.run_dir / "history.json").is_file()
 
 
-def test_ensure_run_trains_only_when_no_finished_run_exists(
-    tmp_path, embedded_tokenizer, chunks, capsys
-):
-    from mlm_helpers.training import ensure_run
-
-    config = tiny_config(tmp_path, run_name="ensured", epochs=1, checkpoint_every_steps=None)
-    run_dir = ensure_run(config, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
-    assert "training it" in capsys.readouterr().out
-    stamp = (run_dir / "all_results.json").stat().st_mtime_ns
-    assert ensure_run(config) == run_dir  # finished: nothing is trained again
-    assert (run_dir / "all_results.json").stat().st_mtime_ns == stamp
-    assert capsys.readouterr().out == ""
-
-
 def test_the_embedded_model_is_the_shipped_general_model(embedded_tokenizer):
     """model="embedded" loads the pre-trained folder shipped in the package (not a fresh model),
     and what it knows is general language: general prompts get the general corpus' words, and the

@@ -79,11 +79,30 @@ def summary() -> list[str]:
     return lines
 
 
+def move_runs_aside(profile: str) -> list[str]:
+    """Move the profile's runs (`<run_name>` and `<run_name>-*`, such as notebook 05's whole-word
+    run) aside with `run_folder.move_aside`; return what was moved, as lines to print."""
+    from mlm_helpers import get_config, run_folder
+
+    config = get_config(profile, verbose=False)
+    moved = []
+    for folder in sorted(config.run_dir.parent.glob(f"{config.run_name}*")):
+        if run_folder.PREVIOUS_SUFFIX not in folder.name and run_folder.holds_run(folder):
+            moved.append(f"moved aside: {folder.name} -> {run_folder.move_aside(folder).name}")
+    return moved
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--in-place", action="store_true", help="overwrite the committed notebooks")
     parser.add_argument("--out", type=Path, default=ROOT / "executed")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="train every run again: the profile's earlier runs are moved aside first (kept as "
+        "<run>.previous-<UTC time>), since notebook 04 would otherwise reopen a finished run",
+    )
     parser.add_argument("only", nargs="*", help="notebook name prefixes to run, e.g. 01 02")
     args = parser.parse_args()
     os.environ.setdefault("MLM_PROFILE", "embedded")
@@ -94,6 +113,9 @@ def main() -> int:
         print("no notebooks found in", NOTEBOOKS, file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.fresh:
+        for line in move_runs_aside(os.environ["MLM_PROFILE"]):
+            print(line)
     total = time.perf_counter()
     for nb in notebooks:
         out = nb if args.in_place else args.out / nb.name
