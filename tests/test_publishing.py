@@ -935,3 +935,20 @@ def test_publish_through_real_hfapi_to_a_local_endpoint(
     out, err = capfd.readouterr()
     assert token not in out + err
     assert hashes(ready_folder) == before
+
+
+def test_the_card_calls_the_text_imdb_only_when_it_is(tmp_path):
+    """The shipped corpus is the generated one by name or by path; a local folder or another Hub
+    dataset is described by its name, with no claim about IMDB reviewers."""
+    from mlm_helpers.config import embedded_profile, hub_profile
+    from mlm_helpers.paths import EMBEDDED_DATASET_DIR
+
+    def uses(**changes):
+        return publishing._intended_uses(embedded_profile(**changes))
+
+    assert "imdb-mini" in uses() and "IMDB" not in uses()
+    assert uses(dataset=str(EMBEDDED_DATASET_DIR)) == uses()
+    other = uses(dataset=str(tmp_path))
+    assert f"`{tmp_path}`" in other and "IMDB" not in other and "American" not in other
+    assert "IMDB" in publishing._intended_uses(hub_profile())
+    assert "IMDB" in uses(dataset="stanfordnlp/imdb") and "IMDB" not in uses(dataset="me/hotels")
