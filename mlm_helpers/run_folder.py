@@ -12,6 +12,7 @@ imports no TensorFlow, so a run trained elsewhere can be read on any machine.
   checkpoints/            tf.train.Checkpoint files and state.json (progress, "before" evaluation)
   model/                  the Hub-format folder: model, tokenizer, later the model card
   logs/                   TensorBoard event files
+  classification.json     sentiment accuracy, general vs adapted encoder (notebook 07; optional)
 ```
 """
 
@@ -38,6 +39,7 @@ STATE_FILE = "state.json"  # inside checkpoints/
 CHECKPOINT_INDEX = "checkpoint"  # inside checkpoints/: tf.train.CheckpointManager's list
 MODEL_DIR = "model"
 LOGS_DIR = "logs"
+CLASSIFICATION_FILE = "classification.json"  # notebook 07's learning curve (mlm_helpers.classify)
 PREVIOUS_SUFFIX = ".previous-"  # overwrite=True renames the earlier run <run_dir>.previous-<UTC>
 TRAINING_OUTPUTS = (HISTORY_FILE, RESULTS_FILE, CHECKPOINT_DIR, MODEL_DIR, LOGS_DIR)
 TRAIN_HINT = "run notebook 04_finetune, or `python -m mlm_helpers train` with the same run_name"
