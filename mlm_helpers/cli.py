@@ -7,6 +7,13 @@ can go to a terminal, a batch job or ``nohup`` while the notebooks only read its
     python -m mlm_helpers train --profile hub --set batch_size=64 --set learning_rate=3e-5
     python -m mlm_helpers train --profile hub --runs-dir /content/drive/MyDrive/runs --resume
 
+``classify`` runs notebook 07's experiment (`classify.learning_curve`) on a finished run: sentiment
+accuracy against labelled reviews, general vs adapted encoder. It prints the table and writes
+``classification.json`` into the run folder:
+
+    python -m mlm_helpers classify --profile embedded
+    python -m mlm_helpers classify --profile hub --sizes 50,200,1000,all --seeds 0,1,2
+
 ``--set field=value`` changes any `RunConfig` field; the value is read as JSON when it parses
 (numbers, true/false, null, lists, objects) and as a string otherwise; ``--set tiny_model.dim=64``
 changes one key of a dict field, and a tuple field takes a comma list
@@ -78,6 +85,27 @@ def parse_overrides(assignments: Sequence[str], base: RunConfig | None = None) -
     return overrides
 
 
+def _add_config_arguments(command: argparse.ArgumentParser) -> None:
+    """The arguments that choose the RunConfig: profile, --set, runs folder and run name."""
+    command.add_argument(
+        "--profile",
+        choices=("embedded", "hub", "auto"),
+        default="auto",
+        help="embedded: offline tiny model (CPU minutes); hub: distilbert-base-"
+        "uncased on imdb (GPU); auto: hub when a GPU and the Hub are there",
+    )
+    command.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change a RunConfig field (repeatable)",
+    )
+    command.add_argument("--runs-dir", help="folder holding run folders (e.g. on Google Drive)")
+    command.add_argument("--run-name", help="name of the run folder inside the runs folder")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mlm_helpers",
@@ -90,24 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="fine-tune a model and write its run folder (notebook 04)",
         description="Fine-tune with the same code as notebook 04 and print the run folder.",
     )
-    train.add_argument(
-        "--profile",
-        choices=("embedded", "hub", "auto"),
-        default="auto",
-        help="embedded: offline tiny model (CPU minutes); hub: distilbert-base-"
-        "uncased on imdb (GPU); auto: hub when a GPU and the Hub are there",
-    )
+    _add_config_arguments(train)
     train.add_argument("--epochs", type=int, help="number of epochs (overrides the profile's)")
-    train.add_argument(
-        "--set",
-        dest="assignments",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="change a RunConfig field (repeatable)",
-    )
-    train.add_argument("--runs-dir", help="folder holding run folders (e.g. on Google Drive)")
-    train.add_argument("--run-name", help="name of the run folder inside the runs folder")
     mode = train.add_mutually_exclusive_group()
     mode.add_argument(
         "--resume",
@@ -123,14 +135,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--progress", action="store_true", help="show Keras progress bars")
     train.add_argument("--quiet", action="store_true", help="print only the run folder")
+    classify = commands.add_parser(
+        "classify",
+        help="sentiment accuracy, general vs adapted encoder, into the run folder (notebook 07)",
+        description="Run notebook 07's experiment on a finished run: train a sentiment classifier "
+        "from the general and from the adapted encoder on N labelled reviews for several N and "
+        "seeds, print the table and write classification.json into the run folder.",
+    )
+    _add_config_arguments(classify)
+    classify.add_argument(
+        "--sizes",
+        help="numbers of labelled reviews, comma-separated; 'all' = the whole split "
+        "(default: the profile's)",
+    )
+    classify.add_argument("--seeds", help="seeds, comma-separated (default: the profile's)")
+    classify.add_argument(
+        "--option",
+        dest="options",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change a ClassifySettings field, e.g. test_reviews=1000 or fine_tune_encoder=true "
+        "(repeatable)",
+    )
+    classify.add_argument("--quiet", action="store_true", help="print only the results file")
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The RunConfig a `train` command line describes."""
+    """The RunConfig a `train` or `classify` command line describes."""
     overrides = parse_overrides(args.assignments)
     for name in ("epochs", "runs_dir", "run_name"):
-        value = getattr(args, name)
+        value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
     return get_config(args.profile, verbose=not args.quiet, **overrides)
@@ -164,11 +200,71 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_list(text: str, *, what: str, allow_all: bool = False) -> tuple[int | None, ...]:
+    """``"50,200,all"`` → ``(50, 200, None)``; ValueError naming an item that is not a whole
+    number (or 'all', where `allow_all`)."""
+    items = []
+    for item in (part.strip() for part in text.split(",")):
+        if allow_all and item.lower() == "all":
+            items.append(None)
+        elif item.isdigit():
+            items.append(int(item))
+        else:
+            extra = " or 'all'" if allow_all else ""
+            raise ValueError(f"{what} {text!r}: {item!r} is not a whole number{extra}")
+    return tuple(items)
+
+
+def settings_from_args(args: argparse.Namespace, profile: str) -> Any:
+    """The `classify.ClassifySettings` a `classify` command line describes."""
+    from .classify import ClassifySettings
+
+    changes: dict[str, Any] = {}
+    for assignment in args.options:
+        name, sep, raw = assignment.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--option {assignment!r}: write it as field=value")
+        changes[name.strip()] = parse_value(raw)
+    if args.sizes:
+        changes["sizes"] = parse_list(args.sizes, what="--sizes", allow_all=True)
+    if args.seeds:
+        changes["seeds"] = parse_list(args.seeds, what="--seeds")
+    return ClassifySettings.for_profile(profile, **changes)
+
+
+def run_classify(args: argparse.Namespace) -> int:
+    from . import classify, runtime
+
+    try:
+        config = config_from_args(args)
+        settings = settings_from_args(args, config.profile)
+    except (ValueError, TypeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    runtime.quiet_libraries()
+    try:
+        result = classify.learning_curve(config, settings, verbose=not args.quiet)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except (FileNotFoundError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    path = classify.write_results(result, config.run_dir)
+    if not args.quiet:
+        print(classify.results_table_markdown(result))
+        print(f"{len(result.runs)} classifiers trained in {result.seconds:.0f} s")
+    print(path)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m mlm_helpers`` and the ``mlm-helpers`` script."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "train":
         return run_train(args)
+    if args.command == "classify":
+        return run_classify(args)
     parser.print_help()
     return EXIT_USAGE

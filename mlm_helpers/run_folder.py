@@ -13,6 +13,7 @@ imports no TensorFlow, so a run trained elsewhere can be read on any machine.
   model/                  the Hub-format folder: model, tokenizer, later the model card and
                           run/ (copies of config.json, history.json, all_results.json)
   logs/                   TensorBoard event files
+  classification.json     sentiment accuracy, general vs adapted encoder (notebook 07; optional)
 ```
 """
 
@@ -43,6 +44,7 @@ MODEL_DIR = "model"
 RECORDS_DIR = "run"
 RECORD_FILES = (CONFIG_FILE, HISTORY_FILE, RESULTS_FILE)
 LOGS_DIR = "logs"
+CLASSIFICATION_FILE = "classification.json"  # notebook 07's learning curve (mlm_helpers.classify)
 PREVIOUS_SUFFIX = ".previous-"  # overwrite=True renames the earlier run <run_dir>.previous-<UTC>
 TRAINING_OUTPUTS = (HISTORY_FILE, RESULTS_FILE, CHECKPOINT_DIR, MODEL_DIR, LOGS_DIR)
 TRAIN_HINT = "run notebook 04_finetune, or `python -m mlm_helpers train` with the same run_name"

@@ -43,7 +43,7 @@ def test_every_badge_and_install_line_uses_the_project_urls():
     assert set_repo.repository() == ("mlm-tutorial/distilbert-imdb-mlm", "main")
     assert stale_links(ROOT) == []
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert len(BADGE.findall(readme)) == 6 and "python tools/set_repo.py you/your-fork" in readme
+    assert len(BADGE.findall(readme)) == 7 and "python tools/set_repo.py you/your-fork" in readme
 
 
 def test_set_repo_moves_every_link_to_a_fork_and_the_check_sees_a_stale_one(tmp_path):
