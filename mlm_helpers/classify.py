@@ -44,6 +44,8 @@ from .config import SCRATCH, RunConfig
 from .run_folder import (
     CLASSIFICATION_FILE,
     TRAIN_HINT,
+    Run,
+    RunLike,
     is_finished,
     model_dir,
     read_json,
@@ -302,8 +304,11 @@ def _labels(dataset: Any) -> list[int] | None:
 
 
 # ----------------------------------------------------------------------------------- encoders
-def encoder_sources(config: RunConfig, run_dir: str | Path | None = None) -> dict[str, str]:
+def encoder_sources(config: RunConfig, run_dir: RunLike | None = None) -> dict[str, str]:
     """{"general": the model `config.model` names, "adapted": the run folder's model/}.
+
+    `run_dir` is a run folder (default ``config.run_dir``) or a `Run`, such as `training.open_run`
+    returns for a published model (its `model_dir` is then the downloaded folder).
 
     FileNotFoundError when the run folder holds no finished run (naming the folder and how to train
     it); ValueError for a ``"scratch"`` configuration, whose starting point is random, not general.
@@ -316,14 +321,19 @@ def encoder_sources(config: RunConfig, run_dir: str | Path | None = None) -> dic
             "compare with: use a run adapted from a pre-trained model ('embedded', a Hub id or a "
             "folder)"
         )
-    run_dir = Path(run_dir if run_dir is not None else config.run_dir)
-    if not is_finished(run_dir):
+    if isinstance(run_dir, Run):
+        where, adapted = run_dir.path, run_dir.model_dir
+        finished = bool(run_dir.results) and adapted.is_dir()
+    else:
+        where = Path(run_dir if run_dir is not None else config.run_dir)
+        adapted, finished = model_dir(where), is_finished(where)
+    if not finished:
         raise FileNotFoundError(
-            f"{run_dir} holds no finished run (no {model_dir(run_dir).name}/ with a trained model "
-            f"and results): the adapted encoder comes from there. To create it, {TRAIN_HINT}."
+            f"{where} holds no finished run (no {adapted.name}/ with a trained model and "
+            f"results): the adapted encoder comes from there. To create it, {TRAIN_HINT}."
         )
     general = local_folder(config.model, kind="model")
-    return {"general": str(general or config.model), "adapted": str(model_dir(run_dir))}
+    return {"general": str(general or config.model), "adapted": str(adapted)}
 
 
 def _load_encoder(source: str) -> Any:
@@ -557,7 +567,7 @@ def learning_curve(
     config: RunConfig,
     settings: ClassifySettings | None = None,
     *,
-    run_dir: str | Path | None = None,
+    run_dir: RunLike | None = None,
     data: LabelledData | None = None,
     verbose: bool = True,
     progress: Callable[[dict[str, Any]], None] | None = None,
@@ -661,8 +671,9 @@ RESULT_KEYS = (
 )
 
 
-def write_results(result: CurveResult | Mapping[str, Any], run_dir: str | Path) -> Path:
+def write_results(result: CurveResult | Mapping[str, Any], run_dir: RunLike) -> Path:
     """Write `result` to ``<run_dir>/classification.json`` atomically and return the path."""
+    run_dir = run_dir.path if isinstance(run_dir, Run) else run_dir
     data = result.to_dict() if isinstance(result, CurveResult) else dict(result)
     return write_json_atomic(Path(run_dir) / CLASSIFICATION_FILE, data)
 

@@ -112,6 +112,12 @@ def test_a_published_model_opens_as_its_run_from_a_folder_or_a_hub_id(
     from_hub = open_run(config, "someone/pub")
     assert asked == ["someone/pub"] and from_hub.results == trained.results
     assert from_hub.model_dir == hub_folder
+    # Notebook 07 takes its adapted encoder from the opened run, wherever the model is.
+    from mlm_helpers import classify
+
+    assert classify.encoder_sources(config.replace(model="embedded"), from_hub)["adapted"] == str(
+        hub_folder
+    )
 
     # The card can be written again from the opened run (the records are not copied onto themselves).
     publishing.write_model_card(from_hub, hub_folder, repo_id="someone/pub")
