@@ -587,6 +587,15 @@ def train_or_resume(config: RunConfig, *, start_afresh: bool = False, **kwargs: 
     return fine_tune(config, resume=holds_run(config.run_dir), **kwargs)
 
 
+def _training_cost(config: RunConfig) -> str:
+    """`hardware.estimate`'s phrase for a run, or a plain one when it cannot be worked out here
+    (all chunks: the data decides the steps; a Hub model whose configuration cannot be read)."""
+    try:
+        return estimate(config).short()
+    except (ValueError, OSError):
+        return "a full training run (notebook 04 prints its cost before training)"
+
+
 def open_run(
     config: RunConfig,
     source: str | os.PathLike | None = None,
@@ -607,7 +616,7 @@ def open_run(
     run_dir = config.run_dir
     if not is_finished(run_dir):
         partial = holds_run(run_dir)
-        cost = estimate(config).short()
+        cost = _training_cost(config)
         if not train_if_missing:
             raise RunNotFound(
                 f"no finished run {config.run_name!r} in {run_dir}"

@@ -71,6 +71,8 @@ def test_open_run_does_not_train_unless_asked_and_says_what_training_costs(
         open_run(config)
     assert "about" in str(error.value) and "CPU" in str(error.value)  # the cost, on this profile
     assert not config.run_dir.exists()  # nothing was created
+    with pytest.raises(RunNotFound, match="a full training run"):  # steps unknown before the data
+        open_run(config.replace(train_chunks=None))
     run = open_run(
         config, train_if_missing=True, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0
     )
