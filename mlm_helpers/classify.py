@@ -12,7 +12,7 @@ What is held equal between the two encoders (the *budget*, `ClassifySettings`):
 - the N labelled reviews: drawn per (N, seed), stratified by label (`sample_labelled`);
 - the classification head's initial weights (drawn from the seed) and the order of the batches;
 - the optimizer (Adam, constant learning rate), the batch size and the number of steps
-  (`count_steps`: ``epochs`` passes over the N reviews, at least ``min_steps`` steps);
+  (`budget_steps`: ``epochs`` passes over the N reviews, at least ``min_steps`` steps);
 - the test reviews: the same ``test_reviews`` reviews of the test split for every classifier (a
   shuffle with ``config.seed`` picks them), after dropping every test review whose text occurs in a
   split the classifier or the adaptation trained on (`data.held_out_overlap`).
@@ -158,7 +158,7 @@ class ClassifySettings:
         return data
 
 
-def count_steps(size: int, settings: ClassifySettings) -> int:
+def budget_steps(size: int, settings: ClassifySettings) -> int:
     """Optimizer steps for N = `size` labelled reviews: ``epochs`` passes over them in batches of
     ``batch_size``, and at least ``min_steps``. The same for both encoders."""
     return max(settings.min_steps, math.ceil(settings.epochs * size / settings.batch_size))
@@ -520,21 +520,9 @@ class CurveResult:
         return summarize(self.runs)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "profile": self.profile,
-            "encoders": self.encoders,
-            "train_split": self.train_split,
-            "test_split": self.test_split,
-            "train_available": self.train_available,
-            "test_reviews": self.test_reviews,
-            "test_dropped": self.test_dropped,
-            "max_length": self.max_length,
-            "settings": self.settings.to_dict(),
-            "runs": self.runs,
-            "summary": self.summary(),
-            "seconds": self.seconds,
-            "versions": self.versions,
-        }
+        """classification.json: the fields named by `RESULT_KEYS`, in that order."""
+        values = {"settings": self.settings.to_dict(), "summary": self.summary()}
+        return {key: values[key] if key in values else getattr(self, key) for key in RESULT_KEYS}
 
 
 def summarize(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -600,7 +588,7 @@ def learning_curve(
     plan = {  # the same reviews, steps and batch order for both encoders
         (size, seed): batch_order(
             sample_labelled(data.train["labels"], size, seed),
-            count_steps(size, settings),
+            budget_steps(size, settings),
             settings.batch_size,
             seed,
         )
@@ -671,17 +659,21 @@ RESULT_KEYS = (
 )
 
 
+def _folder(run_dir: RunLike) -> Path:
+    """The run folder of a path or a `Run` (where its records are)."""
+    return run_dir.path if isinstance(run_dir, Run) else Path(run_dir)
+
+
 def write_results(result: CurveResult | Mapping[str, Any], run_dir: RunLike) -> Path:
     """Write `result` to ``<run_dir>/classification.json`` atomically and return the path."""
-    run_dir = run_dir.path if isinstance(run_dir, Run) else run_dir
     data = result.to_dict() if isinstance(result, CurveResult) else dict(result)
-    return write_json_atomic(Path(run_dir) / CLASSIFICATION_FILE, data)
+    return write_json_atomic(_folder(run_dir) / CLASSIFICATION_FILE, data)
 
 
-def read_results(run_dir: str | Path) -> dict[str, Any]:
-    """classification.json of a run folder; FileNotFoundError saying how to make it, ValueError
-    naming the keys it lacks."""
-    path = Path(run_dir) / CLASSIFICATION_FILE
+def read_results(run_dir: RunLike) -> dict[str, Any]:
+    """classification.json of a run folder (or `Run`); FileNotFoundError saying how to make it,
+    ValueError naming the keys it lacks."""
+    path = _folder(run_dir) / CLASSIFICATION_FILE
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} not found: run notebook 07, or `python -m mlm_helpers classify` with the "

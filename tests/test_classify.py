@@ -70,7 +70,7 @@ def test_steps_cover_the_epochs_and_the_floor(size, batch_size, epochs, min_step
     budget = classify.ClassifySettings.for_profile(
         "embedded", batch_size=batch_size, epochs=epochs, min_steps=min_steps
     )
-    steps = classify.count_steps(size, budget)
+    steps = classify.budget_steps(size, budget)
     assert steps >= min_steps and steps * batch_size >= epochs * size
     assert steps == min_steps or (steps - 1) * batch_size < epochs * size
 
@@ -198,7 +198,7 @@ def test_same_encoder_gives_the_same_accuracy_and_another_one_does_not(
     by_run = {(r["encoder"], r["size"], r["seed"]): r for r in result.runs}
     for (_, size, seed), record in by_run.items():
         other = by_run[("adapted", size, seed)]
-        assert record["steps"] == other["steps"] == classify.count_steps(size, budget)
+        assert record["steps"] == other["steps"] == classify.budget_steps(size, budget)
         assert record["final_loss"] == other["final_loss"], (size, seed)
         assert record["accuracy"] == other["accuracy"], (size, seed)
     # The control: an encoder with other weights, everything else equal, ends elsewhere.
