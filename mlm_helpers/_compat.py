@@ -103,13 +103,11 @@ def _parameters(function: Any) -> list[str]:
     return list(inspect.signature(function).parameters)
 
 
-def check() -> list[str]:
+def check(keras: Any) -> list[str]:
     """Try every reach above against the installed libraries; return what is broken (empty: all
-    fine). Imports TensorFlow, tf-keras, transformers and huggingface_hub."""
-    from .runtime import import_keras
-
+    fine). `keras` is tf-keras as `runtime.import_keras` returns it (`runtime.check_stack` passes
+    it, so this module imports nothing of the package); imports transformers and huggingface_hub."""
     problems = []
-    keras = import_keras()
     was_on = keras.backend.experimental.is_tf_random_generator_enabled()
     keras.backend.experimental.enable_tf_random_generator()
     try:

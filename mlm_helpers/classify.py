@@ -30,7 +30,6 @@ it). Plotting and tables read them without TensorFlow.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -40,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import SCRATCH, RunConfig
+from .config import SCRATCH, ClassifySettings, RunConfig
 from .run_folder import (
     CLASSIFICATION_FILE,
     TRAIN_HINT,
@@ -55,109 +54,9 @@ from .run_folder import (
 ENCODERS = ("general", "adapted")
 NUM_LABELS = 2
 HEAD_INIT_STD = 0.02  # DistilBERT's initializer_range: how transformers initialises a new head
-# Per profile: the label counts (None = the whole split), seeds and budget. The embedded ones keep
-# notebook 07 within two minutes of a 2-core CPU; the hub ones follow the usual distilbert-base
-# fine-tuning recipe (batch 16, 2e-5 to 5e-5, 2 epochs).
-PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
-    "embedded": dict(
-        sizes=(16, 64, 256, 1024, None),
-        seeds=(0, 1, 2, 3, 4),
-        batch_size=32,
-        learning_rate=1e-2,
-        epochs=10.0,
-        min_steps=100,
-        test_reviews=400,
-        fine_tune_encoder=False,
-    ),
-    "hub": dict(
-        sizes=(50, 200, 1000, None),
-        seeds=(0, 1, 2),
-        batch_size=16,
-        learning_rate=3e-5,
-        epochs=2.0,
-        min_steps=50,
-        test_reviews=5_000,
-        fine_tune_encoder=True,
-    ),
-}
 
 
 # ----------------------------------------------------------------------------------- settings
-@dataclass(frozen=True)
-class ClassifySettings:
-    """The experiment: which label counts and seeds, and the budget both encoders get.
-
-    ``sizes``: numbers of labelled training reviews (None = every review of ``train_split``);
-    ``seeds``: one run per seed and size (the sample, the head's initial weights and the batch order);
-    ``epochs`` passes over the N reviews, at least ``min_steps`` optimizer steps of ``batch_size``;
-    ``test_reviews``: how many held-out reviews score each classifier (None = all);
-    ``fine_tune_encoder``: train every weight (True), or freeze the encoder and train only the head
-    on its pooled output (False: the embedded profile's default, to fit two minutes of CPU).
-    """
-
-    sizes: tuple[int | None, ...]
-    seeds: tuple[int, ...]
-    batch_size: int
-    learning_rate: float
-    epochs: float
-    min_steps: int
-    test_reviews: int | None
-    fine_tune_encoder: bool = True
-    train_split: str = "train"
-    test_split: str = "test"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "sizes", tuple(self.sizes))
-        object.__setattr__(self, "seeds", tuple(self.seeds))
-        if not self.sizes or not self.seeds:
-            raise ValueError("ClassifySettings needs at least one size and one seed")
-        for n in self.sizes:
-            if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 2):
-                raise ValueError(
-                    f"size {n!r} is not a number of labelled reviews: give integers >= 2 (one "
-                    "review per class at least) or None for the whole split"
-                )
-        if len(set(self.sizes)) != len(self.sizes):
-            raise ValueError(f"sizes {self.sizes} repeat a value: give each size once")
-        if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in self.seeds):
-            raise ValueError(f"seeds {self.seeds} must be non-negative integers")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds {self.seeds} repeat a value: each seed is one run")
-        for name in ("batch_size", "min_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive integer")
-        for name in ("learning_rate", "epochs"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise ValueError(f"{name}={value!r} must be a finite positive number")
-        tests = self.test_reviews
-        if tests is not None and (
-            isinstance(tests, bool) or not isinstance(tests, int) or tests < 2
-        ):
-            raise ValueError(f"test_reviews={tests!r} must be an integer >= 2 or None (all)")
-        if self.train_split == self.test_split:
-            raise ValueError(
-                f"train_split and test_split are both {self.train_split!r}: the test reviews must "
-                "be held out"
-            )
-
-    @classmethod
-    def for_profile(cls, profile: str, **changes: Any) -> ClassifySettings:
-        """The defaults of a profile ("embedded" or "hub"), with fields changed by `changes`."""
-        if profile not in PROFILE_SETTINGS:
-            raise ValueError(f"profile {profile!r}: choose one of {sorted(PROFILE_SETTINGS)}")
-        unknown = set(changes) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise TypeError(f"ClassifySettings has no field(s) {sorted(unknown)}")
-        return cls(**{**PROFILE_SETTINGS[profile], **changes})
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data.update(sizes=list(self.sizes), seeds=list(self.seeds))
-        return data
-
-
 def budget_steps(size: int, settings: ClassifySettings) -> int:
     """Optimizer steps for N = `size` labelled reviews: ``epochs`` passes over them in batches of
     ``batch_size``, and at least ``min_steps``. The same for both encoders."""

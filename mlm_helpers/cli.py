@@ -217,7 +217,7 @@ def parse_list(text: str, *, what: str, allow_all: bool = False) -> tuple[int | 
 
 def settings_from_args(args: argparse.Namespace, profile: str) -> Any:
     """The `classify.ClassifySettings` a `classify` command line describes."""
-    from .classify import ClassifySettings
+    from .config import ClassifySettings
 
     changes: dict[str, Any] = {}
     for assignment in args.options:

@@ -1,26 +1,31 @@
-"""One object describes a run: `RunConfig`, with two named profiles.
+"""One object describes a run (`RunConfig`), and one object describes each profile (`Profile`).
 
 - ``hub``: the real recipe — `distilbert-base-uncased` fine-tuned on the Hub's `imdb`, meant for a GPU.
 - ``embedded``: the same story in miniature — a tiny DistilBERT that this project pre-trained on
   generated general-domain text (shipped in the package with its tokenizer) is adapted to the
   project's own generated review corpus; the whole series runs offline on a 2-core CPU in minutes.
 
-Both go through the same code. The notebooks choose the profile in their parameters cell (notebook 01
-introduces it); the environment variable ``MLM_PROFILE`` overrides that choice.
+"What is the hub profile?" has one answer, `PROFILES["hub"]`: its run defaults, the general model it
+adapts, the hardware it is sized for, notebook 07's experiment (`ClassifySettings`) and the
+perplexity drop its adaptation must reach (`min_gain`, checked by `evaluation.check_adaptation`).
+Both profiles go through the same code. The notebooks choose the profile in their parameters cell
+(notebook 01 introduces it); the environment variable ``MLM_PROFILE`` overrides that choice.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import sys
+import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import runtime
+from .checks import finite_number, invalid, is_int, one_of, positive_int
 from .paths import EMBEDDED, SCRATCH, resolve_runs_dir  # noqa: F401 - the names RunConfig.model takes
 
 PROFILE_ENV = "MLM_PROFILE"
@@ -29,7 +34,6 @@ COLAB_GPU_HELP = (
     "This Colab runtime has no GPU, so the real recipe cannot run here. For it: Runtime → Change "
     "runtime type → Hardware accelerator: T4 GPU → Save, then run the notebook again from the top."
 )
-PROFILES = ("hub", "embedded")
 MASKING_KINDS = ("token", "whole_word")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "default", "mirrored", "tpu")
@@ -40,6 +44,17 @@ DEFAULT_PROMPTS = (
     "The acting was [MASK] and the plot was predictable.",
     "I would [MASK] this movie to anyone.",
 )
+# The architecture of a model="scratch" run. The shipped model has this shape (pre-trained by
+# tools/embedded/build.py, which also widens the initial weights); tests use smaller ones.
+TINY_MODEL = {
+    "n_layers": 3,
+    "dim": 64,
+    "n_heads": 4,
+    "hidden_dim": 256,
+    "max_position_embeddings": 512,
+    "dropout": 0.0,
+    "attention_dropout": 0.0,
+}
 
 
 def check_masking(kind: str, mlm_probability: float, *, owner: str = "") -> None:
@@ -61,15 +76,21 @@ def check_masking(kind: str, mlm_probability: float, *, owner: str = "") -> None
         )
 
 
-def _finite(value: Any) -> bool:
-    """Whether `value` is a real number (not bool) other than nan and ±inf."""
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    return number and math.isfinite(value)
+def _replace(obj: Any, changes: Mapping[str, Any]) -> Any:
+    """`dataclasses.replace`, refusing unknown field names with a TypeError that lists them."""
+    unknown = set(changes) - {f.name for f in dataclasses.fields(obj)}
+    if unknown:
+        raise TypeError(f"{type(obj).__name__} has no field(s) {sorted(unknown)}")
+    return dataclasses.replace(obj, **changes)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunConfig:
-    """Everything that defines a run; recorded in the run folder and on the model card."""
+    """Everything that defines a run; recorded in the run folder and on the model card.
+
+    Frozen and validated once, when it is made: change a field with `replace`, which makes (and
+    validates) a new one. The defaults are the embedded profile's.
+    """
 
     profile: str = EMBEDDED
     run_name: str = "embedded-default"
@@ -86,22 +107,9 @@ class RunConfig:
     # A Hub model id, a local folder in Hub format, "embedded" (the shipped tiny general-language
     # DistilBERT) or "scratch" (a fresh random model sized by `tiny_model`).
     model: str = EMBEDDED
-    tokenizer: str | None = (
-        None  # None: the model's own ("embedded" and "scratch": the shipped WordPiece vocab)
-    )
-    # The architecture of a model="scratch" run. The shipped model has this shape (pre-trained by
-    # tools/embedded/build.py, which also widens the initial weights); tests use smaller ones.
-    tiny_model: dict[str, Any] = field(
-        default_factory=lambda: {
-            "n_layers": 3,
-            "dim": 64,
-            "n_heads": 4,
-            "hidden_dim": 256,
-            "max_position_embeddings": 512,
-            "dropout": 0.0,
-            "attention_dropout": 0.0,
-        }
-    )
+    # None: the model's own ("embedded" and "scratch": the shipped WordPiece vocab)
+    tokenizer: str | None = None
+    tiny_model: Mapping[str, Any] = field(default_factory=lambda: dict(TINY_MODEL))
     chunk_size: int = 128
     # -- masking (notebook 03)
     masking: str = "token"  # "token" or "whole_word"
@@ -140,68 +148,75 @@ class RunConfig:
                     f"RunConfig.{name}={value!r} is a bare string, not a tuple of names: write "
                     f"{name}=({value!r},) or a list (on the command line: --set {name}=a,b)"
                 )
-            setattr(self, name, tuple(value))
-        self.validate()
+            object.__setattr__(self, name, tuple(value))
+        if not isinstance(self.tiny_model, Mapping):
+            raise invalid(
+                "RunConfig.tiny_model", self.tiny_model, "give a dict of DistilBertConfig fields"
+            )
+        object.__setattr__(self, "tiny_model", types.MappingProxyType(dict(self.tiny_model)))
+        self._validate()
 
     # ---------------------------------------------------------------- validation
-    def validate(self) -> None:
+    def _validate(self) -> None:
         """Raise ValueError naming the bad field and what would be accepted."""
 
-        def bad(name: str, value: Any, expected: str) -> ValueError:
-            return ValueError(f"RunConfig.{name}={value!r} is invalid: {expected}")
+        def name(field_name: str) -> str:
+            return f"RunConfig.{field_name}"
 
         if self.profile not in PROFILES:
-            raise bad(
-                "profile", self.profile, f"choose one of {PROFILES} (or 'auto' in get_config)"
+            raise invalid(
+                name("profile"),
+                self.profile,
+                f"choose one of {tuple(PROFILES)} (or 'auto' in get_config)",
             )
-        for name in ("batch_size", "epochs", "chunk_size", "top_k"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise bad(name, value, "it must be a positive integer")
+        for field_name in ("batch_size", "epochs", "top_k"):
+            positive_int(getattr(self, field_name), name(field_name))
         if self.chunk_size < 2:
-            raise bad("chunk_size", self.chunk_size, "a chunk needs at least 2 tokens")
-        for name in ("max_reviews", "train_chunks", "eval_chunks", "checkpoint_every_steps"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise bad(name, value, "it must be a positive integer or None (no limit)")
+            raise invalid(name("chunk_size"), self.chunk_size, "a chunk needs at least 2 tokens")
+        for field_name in ("max_reviews", "train_chunks", "eval_chunks", "checkpoint_every_steps"):
+            positive_int(getattr(self, field_name), name(field_name), allow_none=True)
         check_masking(self.masking, self.mlm_probability, owner="RunConfig.")
-        for name in ("learning_rate", "weight_decay", "warmup", "adam_beta1", "adam_beta2"):
-            if not _finite(getattr(self, name)):
-                raise bad(name, getattr(self, name), "it must be a finite number (not nan or inf)")
-        for name in ("adam_epsilon", "clip_norm"):
-            value = getattr(self, name)
-            if not (value is None and name == "clip_norm") and not (_finite(value) and value > 0):
-                none = " (or None: no clipping)" if name == "clip_norm" else ""
-                raise bad(name, value, f"it must be a finite positive number{none}")
-        for name in ("adam_beta1", "adam_beta2"):
-            if not 0 <= getattr(self, name) < 1:
-                raise bad(name, getattr(self, name), "it must lie in [0, 1)")
-        if not self.learning_rate > 0:
-            raise bad("learning_rate", self.learning_rate, "it must be positive")
+        for field_name in ("learning_rate", "adam_epsilon"):
+            finite_number(getattr(self, field_name), name(field_name), positive=True)
+        for field_name in ("weight_decay", "warmup", "adam_beta1", "adam_beta2"):
+            finite_number(getattr(self, field_name), name(field_name))
+        finite_number(
+            self.clip_norm,
+            name("clip_norm"),
+            positive=True,
+            allow_none=True,
+            none_means="no clipping",
+        )
+        for field_name in ("adam_beta1", "adam_beta2"):
+            if not 0 <= getattr(self, field_name) < 1:
+                raise invalid(name(field_name), getattr(self, field_name), "it must lie in [0, 1)")
         if self.weight_decay < 0:
-            raise bad("weight_decay", self.weight_decay, "it must be >= 0")
+            raise invalid(name("weight_decay"), self.weight_decay, "it must be >= 0")
         if self.warmup < 0 or (self.warmup >= 1 and float(self.warmup) != int(self.warmup)):
-            raise bad("warmup", self.warmup, "give a fraction in [0, 1) or a whole number of steps")
-        if self.precision not in PRECISIONS:
-            raise bad("precision", self.precision, f"choose one of {PRECISIONS}")
-        if self.jit_compile not in (True, False, "auto"):
-            raise bad("jit_compile", self.jit_compile, "use True, False or 'auto'")
-        if self.strategy not in STRATEGIES:
-            raise bad("strategy", self.strategy, f"choose one of {STRATEGIES}")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise bad("seed", self.seed, "it must be a non-negative integer")
-        splits = (*self.train_splits, self.eval_split)
-        if not all(isinstance(s, str) and s for s in splits):
-            raise bad(
-                "train_splits",
+            raise invalid(
+                name("warmup"), self.warmup, "give a fraction in [0, 1) or a whole number of steps"
+            )
+        one_of(self.precision, name("precision"), PRECISIONS)
+        one_of(self.jit_compile, name("jit_compile"), (True, False, "auto"))
+        one_of(self.strategy, name("strategy"), STRATEGIES)
+        positive_int(self.seed, name("seed"), minimum=0)
+        one_of(self.eval_overlap, name("eval_overlap"), EVAL_OVERLAPS)
+        self._validate_splits()
+
+    def _validate_splits(self) -> None:
+        if not self.train_splits:
+            raise invalid(
+                "RunConfig.train_splits", self.train_splits, "name at least one split to train on"
+            )
+        if not all(isinstance(s, str) and s for s in (*self.train_splits, self.eval_split)):
+            raise invalid(
+                "RunConfig.train_splits",
                 self.train_splits,
                 f"split names must be non-empty strings (eval_split={self.eval_split!r})",
             )
-        if self.eval_overlap not in EVAL_OVERLAPS:
-            raise bad("eval_overlap", self.eval_overlap, f"choose one of {EVAL_OVERLAPS}")
-        if not self.train_splits or self.eval_split in self.train_splits:
-            raise bad(
-                "eval_split",
+        if self.eval_split in self.train_splits:
+            raise invalid(
+                "RunConfig.eval_split",
                 self.eval_split,
                 f"it must not be one of the training splits {self.train_splits}: "
                 "validation rows must be held out",
@@ -220,15 +235,15 @@ class RunConfig:
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with some fields changed (validated)."""
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise TypeError(f"RunConfig has no field(s) {sorted(unknown)}")
-        return dataclasses.replace(self, **changes)
+        return _replace(self, changes)
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["train_splits"] = list(self.train_splits)
-        data["fill_mask_prompts"] = list(self.fill_mask_prompts)
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data.update(
+            tiny_model=dict(self.tiny_model),
+            train_splits=list(self.train_splits),
+            fill_mask_prompts=list(self.fill_mask_prompts),
+        )
         return data
 
     @classmethod
@@ -256,59 +271,175 @@ def tuple_fields() -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(RunConfig) if isinstance(f.default, tuple))
 
 
+# ----------------------------------------------------------------------------------- notebook 07
+@dataclass(frozen=True)
+class ClassifySettings:
+    """Notebook 07's experiment: which label counts and seeds, and the budget both encoders get.
+
+    ``sizes``: numbers of labelled training reviews (None = every review of ``train_split``);
+    ``seeds``: one run per seed and size (the sample, the head's initial weights and the batch order);
+    ``epochs`` passes over the N reviews, at least ``min_steps`` optimizer steps of ``batch_size``;
+    ``test_reviews``: how many held-out reviews score each classifier (None = all);
+    ``fine_tune_encoder``: train every weight (True), or freeze the encoder and train only the head
+    on its pooled output (False: the embedded profile's default, to fit two minutes of CPU).
+    """
+
+    sizes: tuple[int | None, ...]
+    seeds: tuple[int, ...]
+    batch_size: int
+    learning_rate: float
+    epochs: float
+    min_steps: int
+    test_reviews: int | None
+    fine_tune_encoder: bool = True
+    train_split: str = "train"
+    test_split: str = "test"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sizes", tuple(self.sizes))
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+        if not self.sizes or not self.seeds:
+            raise ValueError("ClassifySettings needs at least one size and one seed")
+        for n in self.sizes:
+            if n is not None and (not is_int(n) or n < 2):
+                raise ValueError(
+                    f"size {n!r} is not a number of labelled reviews: give integers >= 2 (one "
+                    "review per class at least) or None for the whole split"
+                )
+        if len(set(self.sizes)) != len(self.sizes):
+            raise ValueError(f"sizes {self.sizes} repeat a value: give each size once")
+        if any(not is_int(s) or s < 0 for s in self.seeds):
+            raise ValueError(f"seeds {self.seeds} must be non-negative integers")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds {self.seeds} repeat a value: each seed is one run")
+        for name in ("batch_size", "min_steps"):
+            positive_int(getattr(self, name), name)
+        for name in ("learning_rate", "epochs"):
+            finite_number(getattr(self, name), name, positive=True)
+        positive_int(self.test_reviews, "test_reviews", minimum=2, allow_none=True)
+        if self.train_split == self.test_split:
+            raise ValueError(
+                f"train_split and test_split are both {self.train_split!r}: the test reviews must "
+                "be held out"
+            )
+
+    @classmethod
+    def for_profile(cls, profile: str, **changes: Any) -> ClassifySettings:
+        """The settings of a profile ("embedded" or "hub"), with fields changed by `changes`."""
+        return _replace(profile_of(profile).classify, changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.update(sizes=list(self.sizes), seeds=list(self.seeds))
+        return data
+
+
+# ----------------------------------------------------------------------------------- profiles
+@dataclass(frozen=True)
+class Profile:
+    """Everything a profile decides, in one place.
+
+    ``run``: the RunConfig fields that differ from `RunConfig`'s defaults (the embedded values);
+    ``general_model``: the model that adaptation starts from; ``hardware``: what the run is sized
+    for; ``classify``: notebook 07's experiment; ``min_gain``: how many-fold the held-out
+    perplexity must fall for the adaptation to count (`evaluation.check_adaptation`, notebooks 04
+    and 05).
+    """
+
+    name: str
+    run: Mapping[str, Any]
+    general_model: str
+    hardware: str
+    classify: ClassifySettings
+    min_gain: float
+
+    def config(self, **overrides: Any) -> RunConfig:
+        """This profile's `RunConfig`, with fields changed by `overrides`."""
+        return RunConfig(profile=self.name, **{**self.run, **overrides})
+
+
+PROFILES: dict[str, Profile] = {
+    "hub": Profile(
+        name="hub",
+        run=dict(
+            run_name="distilbert-imdb",
+            dataset="imdb",
+            model="distilbert-base-uncased",
+            tiny_model={},
+            max_reviews=None,
+            train_chunks=10_000,
+            eval_chunks=1_000,
+            batch_size=32,
+            learning_rate=2e-5,
+            weight_decay=0.01,
+            warmup=0.1,
+            epochs=3,
+        ),
+        general_model="distilbert-base-uncased",
+        hardware="a GPU (a Colab T4 is enough): mixed precision, XLA",
+        # The usual distilbert-base fine-tuning recipe (batch 16, 2e-5 to 5e-5, 2 epochs).
+        classify=ClassifySettings(
+            sizes=(50, 200, 1000, None),
+            seeds=(0, 1, 2),
+            batch_size=16,
+            learning_rate=3e-5,
+            epochs=2.0,
+            min_steps=50,
+            test_reviews=5_000,
+            fine_tune_encoder=True,
+        ),
+        min_gain=1.5,  # unmeasured here: the course's one epoch gave 1.9x
+    ),
+    "embedded": Profile(
+        name="embedded",
+        run={},
+        general_model=EMBEDDED,
+        hardware="any CPU, minutes",
+        # Keeps notebook 07 within two minutes of a 2-core CPU.
+        classify=ClassifySettings(
+            sizes=(16, 64, 256, 1024, None),
+            seeds=(0, 1, 2, 3, 4),
+            batch_size=32,
+            learning_rate=1e-2,
+            epochs=10.0,
+            min_steps=100,
+            test_reviews=400,
+            fine_tune_encoder=False,
+        ),
+        min_gain=2.0,  # measured >= 534x over 5 seeds (benchmarks/adaptation.py)
+    ),
+}
+
+
+def profile_of(name: str) -> Profile:
+    """The `Profile` called `name` ("hub" or "embedded"); ValueError naming the choices otherwise."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}: choose one of {tuple(PROFILES)}")
+    return PROFILES[name]
+
+
 def hub_profile(**overrides: Any) -> RunConfig:
     """The real recipe: distilbert-base-uncased on the Hub's imdb, sized for a Colab GPU."""
-    base = RunConfig(
-        profile="hub",
-        run_name="distilbert-imdb",
-        dataset="imdb",
-        model="distilbert-base-uncased",
-        tiny_model={},
-        max_reviews=None,
-        train_chunks=10_000,
-        eval_chunks=1_000,
-        batch_size=32,
-        learning_rate=2e-5,
-        weight_decay=0.01,
-        warmup=0.1,
-        epochs=3,
-    )
-    return base.replace(**overrides)
+    return PROFILES["hub"].config(**overrides)
 
 
 def embedded_profile(**overrides: Any) -> RunConfig:
     """The offline default: the shipped review corpus and a tiny DistilBERT, minutes on a CPU."""
-    return RunConfig().replace(**overrides)
+    return PROFILES["embedded"].config(**overrides)
 
 
 def resolve_profile(profile: str = "auto", *, verbose: bool = True) -> str:
     """Turn "auto" (or the `MLM_PROFILE` environment variable) into "hub" or "embedded".
 
     `MLM_PROFILE`, when set, wins over the argument. "auto" picks "hub" when a GPU/TPU is visible and
-    the Hub answers, "embedded" otherwise, and says which it chose and how to override it.
+    the Hub answers — the one place a profile asks the network (`runtime.hub_reachable`, asked once
+    per process) — and "embedded" otherwise, and says which it chose and how to override it.
     """
     source = "argument"
     if os.environ.get(PROFILE_ENV):
         profile, source = os.environ[PROFILE_ENV].strip().lower(), f"${PROFILE_ENV}"
     if profile == "auto":
-        accelerator = runtime.detect_accelerator()
-        online = accelerator != "cpu" and runtime.hub_reachable()
-        chosen = "hub" if online else EMBEDDED
-        if verbose:
-            why = (
-                f"a {accelerator.upper()} is visible and the Hub answers"
-                if online
-                else "no GPU/TPU is visible"
-                if accelerator == "cpu"
-                else "the Hub is not reachable"
-            )
-            print(
-                f"Profile: {chosen} (auto: {why}). Override with PROFILE = 'hub' or 'embedded', "
-                f"or the environment variable {PROFILE_ENV}."
-            )
-            if accelerator == "cpu" and ON_COLAB_MODULE in sys.modules:
-                print(COLAB_GPU_HELP)
-        return chosen
+        return _auto_profile(verbose)
     if profile not in PROFILES:
         raise ValueError(
             f"unknown profile {profile!r} (from {source}): choose 'auto', 'hub' or 'embedded'"
@@ -318,11 +449,31 @@ def resolve_profile(profile: str = "auto", *, verbose: bool = True) -> str:
     return profile
 
 
+def _auto_profile(verbose: bool) -> str:
+    accelerator = runtime.detect_accelerator()
+    online = accelerator != "cpu" and runtime.hub_reachable()  # network I/O: only with a GPU/TPU
+    chosen = "hub" if online else EMBEDDED
+    if verbose:
+        why = (
+            f"a {accelerator.upper()} is visible and the Hub answers"
+            if online
+            else "no GPU/TPU is visible"
+            if accelerator == "cpu"
+            else "the Hub is not reachable"
+        )
+        print(
+            f"Profile: {chosen} (auto: {why}). Override with PROFILE = 'hub' or 'embedded', "
+            f"or the environment variable {PROFILE_ENV}."
+        )
+        if accelerator == "cpu" and ON_COLAB_MODULE in sys.modules:
+            print(COLAB_GPU_HELP)
+    return chosen
+
+
 def get_config(profile: str = "auto", *, verbose: bool = True, **overrides: Any) -> RunConfig:
     """The run configuration for a profile ("auto", "hub" or "embedded"), with field overrides.
 
-    This is the one call in every notebook's parameters cell.
+    This is the one call in every notebook's parameters cell. With "auto" it may ask whether the
+    Hub answers (see `resolve_profile`); "hub" and "embedded" do no I/O.
     """
-    chosen = resolve_profile(profile, verbose=verbose)
-    factory = hub_profile if chosen == "hub" else embedded_profile
-    return factory(**overrides)
+    return PROFILES[resolve_profile(profile, verbose=verbose)].config(**overrides)

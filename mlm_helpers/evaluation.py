@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import _compat
+from .config import profile_of
 from .data import check_tokenizer
 from .masking import IGNORE_INDEX
 from .runtime import import_tensorflow
@@ -287,9 +288,6 @@ def perplexity_by_masking(
 
 DOMAIN_WORDS = ("movie", "film")  # what a review model puts in "This is a great [MASK]."
 ADAPTATION_PROMPT = "This is a great [MASK]."
-# The perplexity drop each profile's run must show: the embedded one measured >= 534x over 5 seeds
-# (benchmarks/adaptation.py); the hub one is unmeasured here (the course's one epoch gave 1.9x).
-MIN_GAIN = {"embedded": 2.0, "hub": 1.5}
 
 
 def check_adaptation(
@@ -303,7 +301,8 @@ def check_adaptation(
     """Check the lesson's claims on a finished run's results (all_results.json); return them as
     sentences, or raise AssertionError naming the claim that failed and the numbers.
 
-    - held-out perplexity fell at least `min_gain`-fold (default: `MIN_GAIN` of `profile`);
+    - held-out perplexity fell at least `min_gain`-fold (default: the profile's,
+      `config.PROFILES[profile].min_gain`);
     - for `prompt`, the top-1 prediction was not one of `domain_words` before training (a general
       word) and is one of them after it (the domain's word).
 
@@ -312,7 +311,7 @@ def check_adaptation(
     checks them for several seeds.
     """
     if min_gain is None:
-        min_gain = MIN_GAIN[profile]
+        min_gain = profile_of(profile).min_gain
     before, after = results["perplexity_before"], results["perplexity_after"]
     if before is None or after is None or not before >= min_gain * after:
         raise AssertionError(

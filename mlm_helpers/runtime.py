@@ -1,11 +1,19 @@
 """The runtime in one place: the Keras/transformers guard, seeding, devices and strategies.
 
-Every notebook's setup cell goes through here (notebook 01 sets the convention), and so does every
-helper that needs TensorFlow: nothing else in the package imports TensorFlow directly.
+Every notebook's setup cell goes through here (notebook 01 sets the convention).
+
+The TensorFlow import rule: a module that needs TensorFlow binds it once, at its top, with
+``tf = runtime.import_tensorflow()`` (or ``keras = runtime.import_keras()``), so importing that
+module is what pays for TensorFlow; a module that does not need it never imports it (data,
+chunking, run_folder, schedule, cost, plotting, reports, experiment, model_card, publishing). Only
+this module names ``tensorflow`` in an import, inside functions, because it must run before
+TensorFlow loads (`prepare_environment`) and answers cheap questions without loading it
+(`detect_accelerator`); `_compat`'s reaches import the private module each one reaches into.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import os
@@ -17,7 +25,7 @@ from typing import Any
 import numpy as np
 
 LEGACY_KERAS_ENV = "TF_USE_LEGACY_KERAS"
-ACCELERATORS = ("cpu", "gpu", "tpu")
+HUB_HOST = ("huggingface.co", 443)
 
 
 class StackError(RuntimeError):
@@ -50,7 +58,7 @@ def check_stack() -> dict[str, str]:
     versions = check_versions()
     from . import _compat
 
-    problems = _compat.check()
+    problems = _compat.check(import_keras())
     if problems:
         raise StackError(
             "the installed libraries lack private APIs that mlm_helpers relies on (see "
@@ -191,13 +199,22 @@ def detect_accelerator() -> str:
 
 
 def hub_reachable(timeout: float = 2.0) -> bool:
-    """True when the Hugging Face Hub answers; False offline or with `HF_HUB_OFFLINE=1`."""
+    """True when the Hugging Face Hub answers; False offline or with `HF_HUB_OFFLINE=1`.
+
+    The package's one Hub probe (a TCP connection to the Hub): asked once per process and
+    remembered, and only where a profile is resolved (`config.get_config("auto")`).
+    """
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
         return False
+    return _hub_answers(timeout)
+
+
+@functools.lru_cache(maxsize=1)
+def _hub_answers(timeout: float) -> bool:
     import socket
 
     try:
-        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
+        with socket.create_connection(HUB_HOST, timeout=timeout):
             return True
     except OSError:
         return False

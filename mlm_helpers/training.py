@@ -352,7 +352,6 @@ def fine_tune(
     """
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose={verbose!r} must be 0, 1 or 2")
-    config.validate()
     if data is None:
         tokenizer, data = prepare_data(config, tokenizer=tokenizer, chunks=chunks)
     else:

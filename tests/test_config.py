@@ -148,3 +148,54 @@ def test_auto_on_a_colab_cpu_runtime_says_how_to_get_a_gpu(monkeypatch, capsys):
     assert cfg.resolve_profile("auto") == "embedded"
     out = capsys.readouterr().out
     assert "Runtime → Change runtime type → Hardware accelerator: T4 GPU → Save" in out
+
+
+def test_a_config_cannot_change_after_it_is_made():
+    import dataclasses
+
+    config = RunConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.batch_size = 0  # would skip validation if it were allowed
+    with pytest.raises(TypeError):
+        config.tiny_model["dim"] = 63  # the architecture too
+    wider = config.replace(tiny_model={**config.tiny_model, "dim": 128})
+    assert wider.tiny_model["dim"] == 128 and config.tiny_model["dim"] == 64
+    assert RunConfig.from_dict(json.loads(json.dumps(wider.to_dict()))) == wider
+
+
+def test_an_empty_train_splits_is_blamed_on_train_splits():
+    with pytest.raises(ValueError, match=r"RunConfig\.train_splits=\(\) .*at least one split"):
+        RunConfig().replace(train_splits=())
+
+
+def test_one_profile_object_answers_what_a_profile_is():
+    hub = cfg.PROFILES["hub"]
+    assert hub.config() == cfg.hub_profile() == get_config("hub", verbose=False)
+    assert hub.config().model == hub.general_model == "distilbert-base-uncased"
+    embedded = cfg.profile_of("embedded")
+    assert embedded.config() == RunConfig()  # RunConfig's defaults are the embedded profile
+    assert embedded.config().model == embedded.general_model
+    assert cfg.ClassifySettings.for_profile("hub") == hub.classify
+    assert cfg.ClassifySettings.for_profile("embedded", seeds=(7,)).seeds == (7,)
+    assert hub.min_gain < embedded.min_gain
+    with pytest.raises(ValueError, match="unknown profile 'gpu'"):
+        cfg.profile_of("gpu")
+
+
+def test_the_hub_probe_connects_once_per_process(monkeypatch):
+    import socket
+
+    calls = []
+
+    def refuse(address, timeout):
+        calls.append(address)
+        raise OSError("offline")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    runtime._hub_answers.cache_clear()
+    try:
+        assert runtime.hub_reachable() is False and runtime.hub_reachable() is False
+        assert calls == [runtime.HUB_HOST]
+    finally:
+        runtime._hub_answers.cache_clear()
