@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .checks import positive_int
 from .config import RunConfig
 
 # Dense 16-bit tensor-core peak and float32 peak, in TFLOPS, for the model-FLOPs-utilisation line.
@@ -171,8 +172,9 @@ class CostEstimate:
         return "\n".join(lines)
 
     def short(self) -> str:
-        """One phrase for messages: the time on the hardware the profile is meant for."""
-        if self.profile == "embedded":
+        """One phrase for messages: the time on a T4, or on the reference CPU for a model too small
+        to keep a GPU busy."""
+        if self.parameters < SMALL_FOR_A_GPU:
             return f"about {_duration(self.cpu_seconds())} on {REFERENCE_CPU[0]} CPU"
         fast, slow = self.gpu_seconds("T4")
         return f"about {_duration(fast)} – {_duration(slow)} of compute on a T4 GPU"
@@ -193,11 +195,7 @@ def estimate(config: RunConfig, steps_per_epoch: int, model_config: Any) -> Cost
     configuration of the model trained, which the caller reads (no download here). Loading,
     tokenizing and compiling are not included. Notebook 04 prints it before training.
     """
-    if not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
-        raise ValueError(
-            f"steps_per_epoch={steps_per_epoch!r} must be a positive integer: pass the data's "
-            "(MLMDatasets.steps_per_epoch)"
-        )
+    positive_int(steps_per_epoch, "steps_per_epoch (the data's: MLMDatasets.steps_per_epoch)")
     return CostEstimate(
         run_name=config.run_name,
         profile=config.profile,

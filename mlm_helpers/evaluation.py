@@ -28,16 +28,12 @@ import numpy as np
 from . import _compat
 from .config import profile_of
 from .data import check_tokenizer
-from .masking import IGNORE_INDEX
+from .masking import IGNORE_INDEX, MaskingSpec, fixed_eval_masks, keras_batches
 from .runtime import import_tensorflow
 
+tf = import_tensorflow()
+
 MASK_PLACEHOLDER = "[MASK]"  # how prompts are written in the config, whatever the tokenizer's mask
-
-
-@functools.cache
-def _tf() -> Any:
-    """TensorFlow through the runtime guard, once (these functions are called while tracing)."""
-    return import_tensorflow()
 
 
 def masked_lm_loss_terms(labels: Any, logits: Any) -> tuple[Any, Any]:
@@ -48,7 +44,6 @@ def masked_lm_loss_terms(labels: Any, logits: Any) -> tuple[Any, Any]:
     loss is ``logsumexp(logits) - logit[label]`` per position (no sparse-softmax kernel, so it is also
     deterministic on GPUs). Used by `masked_lm_loss` (training) and by `perplexity`.
     """
-    tf = _tf()
     logits = tf.cast(logits, tf.float32)
     labels = tf.cast(labels, tf.int32)
     chosen = tf.not_equal(labels, IGNORE_INDEX)
@@ -92,7 +87,6 @@ def masked_lm_loss(
     `TFDistilBertMainLayer` calls them (no head mask, no attention outputs). Other models always use
     full logits. Used by the train step and `MaskedLMEvaluator`.
     """
-    tf = _tf()
     labels = tf.cast(labels, tf.int32)
     if not _compat.is_distilbert_mlm(model) or labels.shape.num_elements() is None:
         return masked_lm_loss_terms(labels, model(inputs, training=training).logits)
@@ -162,7 +156,6 @@ class MaskedLMEvaluator:
     def __init__(
         self, model: Any, *, jit_compile: bool = False, prediction_share: float = 0.15
     ) -> None:
-        tf = _tf()
         self.model = model
         self.strategy = getattr(model, "distribute_strategy", None) or tf.distribute.get_strategy()
 
@@ -274,8 +267,6 @@ def perplexity_by_masking(
     history scores it on its own kind of masks, and whole-word masks, which hide every piece of a
     word, are harder to fill than token masks. Notebook 05 compares its two runs this way.
     """
-    from .masking import MaskingSpec, fixed_eval_masks, keras_batches
-
     table: dict[str, dict[str, float]] = {name: {} for name in models}
     for kind in kinds:
         spec = MaskingSpec.from_config(config.replace(masking=kind), tokenizer)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import finite_number, positive_int
 from .config import RunConfig
 
 
@@ -26,12 +27,8 @@ def count_steps(config: RunConfig, steps_per_epoch: int) -> tuple[int, int]:
     `config.warmup` < 1 is a fraction of the total (rounded to the nearest step), >= 1 a number of
     steps. Raises ValueError, naming both numbers, when the warmup is not shorter than the run.
     """
-    if not isinstance(steps_per_epoch, int | np.integer) or steps_per_epoch < 1:
-        raise ValueError(
-            f"steps_per_epoch={steps_per_epoch!r} must be a positive integer: with "
-            f"batch_size={config.batch_size}, is there at least one full batch?"
-        )
-    total = int(steps_per_epoch) * config.epochs
+    positive_int(steps_per_epoch, f"steps_per_epoch (full batches of {config.batch_size} chunks)")
+    total = steps_per_epoch * config.epochs
     warmup = int(round(config.warmup * total)) if config.warmup < 1 else int(config.warmup)
     if warmup >= total:
         raise ValueError(
@@ -60,24 +57,26 @@ class Schedule:
     steps_per_epoch: int
 
     def __post_init__(self) -> None:
-        if not 0 <= self.warmup_steps < self.total_steps:
+        finite_number(self.peak, "Schedule.peak", positive=True)
+        positive_int(self.warmup_steps, "Schedule.warmup_steps", minimum=0)
+        positive_int(self.total_steps, "Schedule.total_steps")
+        positive_int(self.steps_per_epoch, "Schedule.steps_per_epoch")
+        if self.warmup_steps >= self.total_steps:
             raise ValueError(
                 f"need 0 <= warmup_steps ({self.warmup_steps}) < total_steps ({self.total_steps}): "
                 "build the schedule with Schedule.from_config"
             )
-        if not self.peak > 0:
-            raise ValueError(f"peak learning rate {self.peak!r} must be positive")
-        if not 1 <= self.steps_per_epoch <= self.total_steps:
+        if self.steps_per_epoch > self.total_steps:
             raise ValueError(
-                f"steps_per_epoch={self.steps_per_epoch!r} must lie in [1, total_steps="
-                f"{self.total_steps}]: build the schedule with Schedule.from_config"
+                f"steps_per_epoch={self.steps_per_epoch} is more than total_steps="
+                f"{self.total_steps}: build the schedule with Schedule.from_config"
             )
 
     @classmethod
     def from_config(cls, config: RunConfig, steps_per_epoch: int) -> Schedule:
         """The schedule of a run of `config` with `steps_per_epoch` batches per epoch."""
         total, warmup = count_steps(config, steps_per_epoch)
-        return cls(float(config.learning_rate), warmup, total, int(steps_per_epoch))
+        return cls(float(config.learning_rate), warmup, total, steps_per_epoch)
 
     def rate(self, step: Any) -> Any:
         """The rate of 1-based step `step` (an int or an array of them), in float32."""

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from . import _compat, runtime
-from .config import SCRATCH, RunConfig
+from .config import PROFILES, SCRATCH, RunConfig
 from .cost import estimate, utilisation_line
 from .evaluation import MaskedLMEvaluator, fill_mask, masked_lm_loss, unigram_perplexity
 from .hardware import Hardware
@@ -610,13 +610,14 @@ def train_or_resume(config: RunConfig, *, start_afresh: bool = False, **kwargs: 
 
 def model_config_for(config: RunConfig) -> Any:
     """The transformers configuration of the model `config` trains, read without loading weights:
-    from the Hub for a Hub id other than distilbert-base-uncased (the one network access here), whose
-    architecture transformers documents as `DistilBertConfig()`'s defaults."""
+    from the Hub for a Hub id (the one network access here), except the hub profile's general model,
+    distilbert-base-uncased, whose architecture transformers documents as `DistilBertConfig()`'s
+    defaults."""
     from transformers import AutoConfig, DistilBertConfig
 
     from .paths import EMBEDDED_MODEL_DIR
 
-    if config.model == "distilbert-base-uncased":
+    if config.model == PROFILES["hub"].general_model:
         return DistilBertConfig()
     if config.model == SCRATCH:  # the shipped tokenizer's vocabulary, the tiny_model shape
         vocab = AutoConfig.from_pretrained(EMBEDDED_MODEL_DIR).vocab_size
