@@ -65,16 +65,10 @@ def peak_tflops(gpu: str, precision: str) -> float:
     return single if arithmetic(gpu, precision) == "float32" else half
 
 
-def gpu_model(device_name: str) -> str | None:
-    """The `PEAK_TFLOPS` key in a device name such as "Tesla T4" or "NVIDIA A100-SXM4-40GB"."""
-    name = device_name.upper().replace("TESLA ", "")
-    return next((key for key in PEAK_TFLOPS if key in name), None)
-
-
-def model_flops_utilisation(params: int, tokens_per_sec: float, peak_tflops: float) -> float:
-    """≈ 6 × parameters × tokens/s ÷ peak: the share of the device's peak spent on the model
+def model_flops_utilisation(params: int, tokens_per_sec: float, tflops: float) -> float:
+    """≈ 6 × parameters × tokens/s ÷ peak: the share of a device's `tflops` spent on the model
     (forward 2 and backward 4 FLOPs per parameter and token; attention's own FLOPs left out)."""
-    return 6.0 * params * tokens_per_sec / (peak_tflops * 1e12)
+    return 6.0 * params * tokens_per_sec / (tflops * 1e12)
 
 
 def utilisation_line(
@@ -82,7 +76,8 @@ def utilisation_line(
 ) -> str | None:
     """ "model FLOPs utilisation ≈ …" for a GPU named `device_name` (`Hardware.device`) listed in
     `PEAK_TFLOPS`, trained under policy `precision`; None for other devices or without a speed."""
-    gpu = gpu_model(device_name)
+    name = device_name.upper().replace("TESLA ", "")  # "Tesla T4", "NVIDIA A100-SXM4-40GB"
+    gpu = next((key for key in PEAK_TFLOPS if key in name), None)
     if gpu is None or not tokens_per_sec:
         return None
     tflops = peak_tflops(gpu, precision)
