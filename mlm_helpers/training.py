@@ -24,7 +24,6 @@ It is the one call notebook 04 and ``python -m mlm_helpers train`` make. In orde
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -147,13 +146,6 @@ class KerasSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def __call__(self, step: Any) -> Any:
         return tf.gather(self.rates, tf.minimum(tf.cast(step, tf.int32), self.schedule.total_steps))
-
-    def get_config(self) -> dict[str, Any]:
-        return dataclasses.asdict(self.schedule)
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> KerasSchedule:
-        return cls(Schedule(**config))
 
 
 def make_optimizer(config: RunConfig, schedule: Schedule, precision: str) -> Any:
