@@ -66,11 +66,6 @@ class Schedule:
                 f"need 0 <= warmup_steps ({self.warmup_steps}) < total_steps ({self.total_steps}): "
                 "build the schedule with Schedule.from_config"
             )
-        if self.steps_per_epoch > self.total_steps:
-            raise ValueError(
-                f"steps_per_epoch={self.steps_per_epoch} is more than total_steps="
-                f"{self.total_steps}: build the schedule with Schedule.from_config"
-            )
 
     @classmethod
     def from_config(cls, config: RunConfig, steps_per_epoch: int) -> Schedule:
@@ -80,13 +75,11 @@ class Schedule:
 
     def rate(self, step: Any) -> Any:
         """The rate of 1-based step `step` (an int or an array of them), in float32."""
-        n = np.asarray(step, dtype=np.float32)
-        peak, span = (
-            np.float32(self.peak),
-            np.float32(self.total_steps + 1 - max(self.warmup_steps, 1)),
-        )
-        rising = peak * n / np.float32(max(self.warmup_steps, 1))
-        falling = peak * (np.float32(self.total_steps + 1) - n) / span
+        n, peak = np.asarray(step, dtype=np.float32), np.float32(self.peak)
+        warmup, end = max(self.warmup_steps, 1), self.total_steps + 1
+        # 1) linear warmup, peak at step W; 2) linear decay to 0 at step T + 1; 3) 0 after it
+        rising = peak * n / np.float32(warmup)
+        falling = peak * (np.float32(end) - n) / np.float32(end - warmup)
         return np.maximum(np.where(n <= self.warmup_steps, rising, falling), np.float32(0))
 
     def curve(self) -> np.ndarray:
