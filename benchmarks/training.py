@@ -75,7 +75,7 @@ def main() -> None:
     from mlm_helpers.data import load_tokenizer
     from mlm_helpers.hardware import resolve_jit, training_policies
     from mlm_helpers.masking import build_datasets
-    from mlm_helpers.schedule import LinearWarmupDecay
+    from mlm_helpers.schedule import Schedule
     from mlm_helpers.training import build_model, make_optimizer, make_trainer
 
     epochs = 1_000  # a stream long enough for every timed fit; the schedule never ends early
@@ -99,9 +99,7 @@ def main() -> None:
     initial = [w.numpy() for w in ours_model.weights]
     trainer = make_trainer(
         ours_model,
-        make_optimizer(
-            config, LinearWarmupDecay.from_config(config, data.steps_per_epoch), "float32"
-        ),
+        make_optimizer(config, Schedule.from_config(config, data.steps_per_epoch), "float32"),
         jit_compile=jit,
     )
 

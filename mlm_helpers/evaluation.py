@@ -1,4 +1,4 @@
-"""Stage 04 — measuring a masked-language model: perplexity per masked token and fill-mask (notebook 04).
+"""Stage 04 — measuring a masked-language model: perplexity per masked token and fill-mask (notebooks 04, 05).
 
 Both work on any `TFDistilBertForMaskedLM`-like model (anything whose call returns ``.logits``),
 before and after training, in float32 or mixed precision, with or without a distribution strategy.
@@ -13,6 +13,7 @@ before and after training, in float32 or mixed precision, with or without a dist
 - `fill_mask` shows what the model predicts for a ``[MASK]`` in a few prompts.
 - `unigram_perplexity` is the baseline that knows word frequencies and no context: a model whose
   perplexity is not far below it has learned little beyond which words are common.
+- `check_adaptation` checks the lesson's claims on a finished run (threshold: the profile's `min_gain`).
 """
 
 from __future__ import annotations
@@ -26,18 +27,15 @@ from typing import Any
 import numpy as np
 
 from . import _compat
+from .checks import positive_int
 from .config import profile_of
 from .data import check_tokenizer
-from .masking import IGNORE_INDEX
+from .masking import IGNORE_INDEX, MaskingSpec, fixed_eval_masks, keras_batches
 from .runtime import import_tensorflow
 
+tf = import_tensorflow()
+
 MASK_PLACEHOLDER = "[MASK]"  # how prompts are written in the config, whatever the tokenizer's mask
-
-
-@functools.cache
-def _tf() -> Any:
-    """TensorFlow through the runtime guard, once (these functions are called while tracing)."""
-    return import_tensorflow()
 
 
 def masked_lm_loss_terms(labels: Any, logits: Any) -> tuple[Any, Any]:
@@ -48,7 +46,6 @@ def masked_lm_loss_terms(labels: Any, logits: Any) -> tuple[Any, Any]:
     loss is ``logsumexp(logits) - logit[label]`` per position (no sparse-softmax kernel, so it is also
     deterministic on GPUs). Used by `masked_lm_loss` (training) and by `perplexity`.
     """
-    tf = _tf()
     logits = tf.cast(logits, tf.float32)
     labels = tf.cast(labels, tf.int32)
     chosen = tf.not_equal(labels, IGNORE_INDEX)
@@ -79,20 +76,16 @@ def masked_lm_loss(
 ) -> tuple[Any, Any]:
     """`masked_lm_loss_terms` of `model` on one batch, computing only what the masked tokens need.
 
-    The loss reads the model's output at the masked positions only (about 15%), so for DistilBERT
-    the work after the last block's self-attention is done for a fixed number of positions
-    (`prediction_slots`) instead of all of them: the last block's layer norms and feed-forward
-    network (half of a block's matrix FLOPs) and the vocabulary head (``dim × vocab``, about a
-    third of distilbert-base's FLOPs). Self-attention itself still runs everywhere: the masked
-    positions attend to every token. The slots hold all masked positions (``top_k`` of the label
-    mask), padded with unmasked ones whose weight is 0; shapes stay static for XLA. A batch with more
-    masked tokens than slots takes the ordinary all-positions branch, so the result is always the
-    plain masked-token loss — the same terms as ``masked_lm_loss_terms(labels, model(inputs).logits)``
-    up to float rounding (a test compares losses and gradients). The blocks are called (through `_compat`) as
-    `TFDistilBertMainLayer` calls them (no head mask, no attention outputs). Other models always use
-    full logits. Used by the train step and `MaskedLMEvaluator`.
+    For DistilBERT, the work after the last block's self-attention — its layer norms and
+    feed-forward network, and the vocabulary head (``dim × vocab``, a third of distilbert-base's
+    FLOPs) — is done for a fixed number of positions (`prediction_slots`), not all of them; attention
+    still runs everywhere (masked positions attend to every token). The slots hold every masked
+    position (``top_k`` of the label mask) padded with weight-0 ones, so shapes stay static for XLA;
+    a batch with more masked tokens than slots takes the all-positions branch. Either way the result
+    is ``masked_lm_loss_terms(labels, model(inputs).logits)`` up to float rounding (a test compares
+    losses and gradients). The blocks are called through `_compat` as `TFDistilBertMainLayer` calls
+    them. Other models use full logits. Used by the train step and `MaskedLMEvaluator`.
     """
-    tf = _tf()
     labels = tf.cast(labels, tf.int32)
     if not _compat.is_distilbert_mlm(model) or labels.shape.num_elements() is None:
         return masked_lm_loss_terms(labels, model(inputs, training=training).logits)
@@ -162,7 +155,6 @@ class MaskedLMEvaluator:
     def __init__(
         self, model: Any, *, jit_compile: bool = False, prediction_share: float = 0.15
     ) -> None:
-        tf = _tf()
         self.model = model
         self.strategy = getattr(model, "distribute_strategy", None) or tf.distribute.get_strategy()
 
@@ -228,9 +220,9 @@ def unigram_perplexity(
     `train_ids` are the training chunks' input ids (any shape; ids in `special_ids`, e.g. the
     tokenizer's ``all_special_ids`` for [CLS]/[SEP]/[PAD], are not counted); `eval_labels` hold the
     token to predict where a token was masked and -100 elsewhere, as for `perplexity`. The
-    probability of id ``t`` is ``(count[t] + 1) / (counted + vocab_size)``, ``counted`` being the number
-    of tokens counted (add-one smoothing: an id never seen in training is not infinitely surprising), and the result is exp of the mean
-    negative log-probability over the masked positions. The gap between it and the model's
+    probability of id ``t`` is ``(count[t] + 1) / (counted + vocab_size)`` over the ``counted``
+    tokens (add-one smoothing: an id never seen in training is not infinitely surprising); the
+    result is exp of the mean negative log-probability over the masked positions. The gap between it and the model's
     `perplexity` on the same labels is what the model gains from context rather than from knowing
     which words are common. Pure numpy (no TensorFlow).
     """
@@ -274,8 +266,6 @@ def perplexity_by_masking(
     history scores it on its own kind of masks, and whole-word masks, which hide every piece of a
     word, are harder to fill than token masks. Notebook 05 compares its two runs this way.
     """
-    from .masking import MaskingSpec, fixed_eval_masks, keras_batches
-
     table: dict[str, dict[str, float]] = {name: {} for name in models}
     for kind in kinds:
         spec = MaskingSpec.from_config(config.replace(masking=kind), tokenizer)
@@ -357,8 +347,7 @@ def fill_mask(
     """
     if isinstance(prompts, str):
         prompts = [prompts]
-    if not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(f"top_k={top_k!r} must be a positive integer")
+    positive_int(top_k, "top_k")
     check_tokenizer(tokenizer, fast=False)
     texts = [_prompt_text(p, tokenizer.mask_token) for p in prompts]
     encoded = tokenizer(texts, padding=True, return_tensors="np")

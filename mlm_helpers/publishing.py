@@ -9,7 +9,7 @@ The flow of notebook 06:
 
 The run folder is read through `run_folder` (its format lives there). The model card's
 learning-rate line is the `describe()` of the very schedule training used
-(`schedule.LinearWarmupDecay.from_config`), so the card cannot name a schedule the code did not run.
+(`schedule.Schedule.from_config`), so the card cannot name a schedule the code did not run.
 
 Safety rules kept here so that no notebook has to remember them: the Hub token is read from the
 environment, a Colab secret or the cached login, and is never printed, logged or written to a file;
@@ -35,6 +35,7 @@ from typing import Any
 from . import _compat, run_folder
 from .config import RunConfig
 from .paths import EMBEDDED, EMBEDDED_DATASET_DIR, SCRATCH, local_folder
+from .schedule import Schedule
 
 MODEL_CONFIG_FILE = "config.json"  # transformers' model configuration (not the run's config.json)
 CARD_FILE = "README.md"
@@ -159,9 +160,7 @@ def _schedule_sentence(config: RunConfig, steps_per_epoch: int | None) -> str:
     """The learning-rate schedule in words. With the steps per epoch: `describe()` of the schedule
     training built from the same numbers. Without: only the settings (all that is known)."""
     if steps_per_epoch is not None:
-        from .schedule import LinearWarmupDecay  # imports TensorFlow
-
-        return LinearWarmupDecay.from_config(config, steps_per_epoch).describe()
+        return Schedule.from_config(config, steps_per_epoch).describe()
     if not config.warmup:
         warmup = "no warmup"
     elif config.warmup < 1:

@@ -35,7 +35,6 @@ from .run_folder import (
     state_path,
     write_json_atomic,
 )
-from .schedule import LinearWarmupDecay
 
 tf = runtime.import_tensorflow()
 keras = runtime.import_keras()
@@ -104,8 +103,8 @@ class RunRecorder(keras.callbacks.Callback):
     ) -> None:
         super().__init__()
         self.config, self.steps_per_epoch, self.run_dir = config, steps_per_epoch, run_dir
-        schedule: LinearWarmupDecay = optimizer.learning_rate  # the object the optimizer steps with
-        self.rates = schedule.curve()  # logged per step: the rate each step really used
+        # logged per step: the rate each step really used (the optimizer's KerasSchedule looks it up)
+        self.rates = optimizer.learning_rate.schedule.curve()
         self.mlm, self.optimizer = mlm, optimizer
         self.evaluator, self.eval_dataset = evaluator, eval_dataset
         self.history, self.state, self.verbose = history, state, verbose

@@ -1,26 +1,24 @@
 """The learning-rate schedule: linear warmup, then linear decay (notebook 04 plots it before training).
 
-`LinearWarmupDecay.from_config(config, steps_per_epoch)` is the schedule a run trains with:
-`training.fine_tune` hands this very object to the optimizer, notebook 04 plots its `curve()`, and the
-model card's sentence is its `describe()`. Its numbers come from `count_steps`, the one place where the
-warmup (a fraction or a step count) is turned into steps, and which refuses a warmup that is not
-shorter than the run (the trap of the recipe this replaces: a decay with negative steps, which held
-its learning rate at 0 for half of its epochs).
+`Schedule.from_config(config, steps_per_epoch)` is the schedule a run trains with: the optimizer's
+Keras schedule (`training.KerasSchedule`) looks its rates up in this value's `curve()`, notebook 04
+plots it, and the model card's sentence is its `describe()`. Its numbers come from `count_steps`, the
+one place where the warmup (a fraction or a step count) is turned into steps, and which refuses a
+warmup that is not shorter than the run (the trap of the recipe this replaces: a decay with negative
+steps, which held its learning rate at 0 for half of its epochs).
 
-TensorFlow is imported at module level: `import mlm_helpers` has already set up Keras 2.
+NumPy only, no TensorFlow: the model card and notebook 04 describe a schedule without importing it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .checks import finite_number, positive_int
 from .config import RunConfig
-from .runtime import import_keras, import_tensorflow
-
-tf = import_tensorflow()
-keras = import_keras()
 
 
 def count_steps(config: RunConfig, steps_per_epoch: int) -> tuple[int, int]:
@@ -29,12 +27,8 @@ def count_steps(config: RunConfig, steps_per_epoch: int) -> tuple[int, int]:
     `config.warmup` < 1 is a fraction of the total (rounded to the nearest step), >= 1 a number of
     steps. Raises ValueError, naming both numbers, when the warmup is not shorter than the run.
     """
-    if not isinstance(steps_per_epoch, int | np.integer) or steps_per_epoch < 1:
-        raise ValueError(
-            f"steps_per_epoch={steps_per_epoch!r} must be a positive integer: with "
-            f"batch_size={config.batch_size}, is there at least one full batch?"
-        )
-    total = int(steps_per_epoch) * config.epochs
+    positive_int(steps_per_epoch, f"steps_per_epoch (full batches of {config.batch_size} chunks)")
+    total = steps_per_epoch * config.epochs
     warmup = int(round(config.warmup * total)) if config.warmup < 1 else int(config.warmup)
     if warmup >= total:
         raise ValueError(
@@ -45,58 +39,56 @@ def count_steps(config: RunConfig, steps_per_epoch: int) -> tuple[int, int]:
     return total, warmup
 
 
-class LinearWarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
+@dataclass(frozen=True)
+class Schedule:
     """Linear warmup from 0 to `peak` over `warmup_steps`, then linear decay that reaches 0 just as
-    the last of `total_steps` is done.
+    the last of `total_steps` is done; `steps_per_epoch` marks the epochs in `plot`.
 
-    Keras calls it with the 0-based optimizer iteration; step n = iteration + 1 (1-based) gets:
+    Step n (1-based; the optimizer's 0-based iteration i trains with the rate of step i + 1) gets:
     1. while n <= W (warmup): ``peak·n/W``, so step W has the peak;
     2. after: ``peak·(T+1-n)/(T+1-max(W, 1))``, so the last step T has ``peak/(T+1-max(W, 1))``;
-    3. never below 0 (0 after step T).
-    Every step of the run trains with a positive rate.
+    3. 0 after step T.
+    Every step of the run trains with a positive rate. Rates are float32, the optimizer's precision.
     """
 
-    def __init__(self, peak: float, warmup_steps: int, total_steps: int) -> None:
-        super().__init__()
-        if not 0 <= warmup_steps < total_steps:
+    peak: float
+    warmup_steps: int
+    total_steps: int
+    steps_per_epoch: int
+
+    def __post_init__(self) -> None:
+        finite_number(self.peak, "Schedule.peak", positive=True)
+        positive_int(self.warmup_steps, "Schedule.warmup_steps", minimum=0)
+        positive_int(self.total_steps, "Schedule.total_steps")
+        positive_int(self.steps_per_epoch, "Schedule.steps_per_epoch")
+        if self.warmup_steps >= self.total_steps:
             raise ValueError(
-                f"need 0 <= warmup_steps ({warmup_steps}) < total_steps ({total_steps}): "
-                "build the schedule with LinearWarmupDecay.from_config"
+                f"need 0 <= warmup_steps ({self.warmup_steps}) < total_steps ({self.total_steps}): "
+                "build the schedule with Schedule.from_config"
             )
-        if not peak > 0:
-            raise ValueError(f"peak learning rate {peak!r} must be positive")
-        self.peak = float(peak)
-        self.warmup_steps = int(warmup_steps)
-        self.total_steps = int(total_steps)
 
     @classmethod
-    def from_config(cls, config: RunConfig, steps_per_epoch: int) -> LinearWarmupDecay:
+    def from_config(cls, config: RunConfig, steps_per_epoch: int) -> Schedule:
         """The schedule of a run of `config` with `steps_per_epoch` batches per epoch."""
         total, warmup = count_steps(config, steps_per_epoch)
-        return cls(config.learning_rate, warmup, total)
+        return cls(float(config.learning_rate), warmup, total, steps_per_epoch)
 
-    def __call__(self, step: Any) -> Any:
-        n = tf.cast(step, tf.float32) + 1.0
-        warmup = float(self.warmup_steps)
-        rising = self.peak * n / max(warmup, 1.0)
-        span = float(self.total_steps + 1 - max(self.warmup_steps, 1))
-        falling = self.peak * (float(self.total_steps) + 1.0 - n) / span
-        return tf.maximum(tf.where(n <= warmup, rising, falling), 0.0)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "peak": self.peak,
-            "warmup_steps": self.warmup_steps,
-            "total_steps": self.total_steps,
-        }
+    def rate(self, step: Any) -> Any:
+        """The rate of 1-based step `step` (an int or an array of them), in float32."""
+        n, peak = np.asarray(step, dtype=np.float32), np.float32(self.peak)
+        warmup, end = max(self.warmup_steps, 1), self.total_steps + 1
+        # 1) linear warmup, peak at step W; 2) linear decay to 0 at step T + 1; 3) 0 after it
+        rising = peak * n / np.float32(warmup)
+        falling = peak * (np.float32(end) - n) / np.float32(end - warmup)
+        return np.maximum(np.where(n <= self.warmup_steps, rising, falling), np.float32(0))
 
     def curve(self) -> np.ndarray:
-        """The rate of every step 1..total_steps (index i holds step i + 1), computed by this object."""
-        return self(tf.range(self.total_steps)).numpy().astype(np.float64)
+        """The rate of every step 1..total_steps (index i holds step i + 1)."""
+        return self.rate(np.arange(1, self.total_steps + 1))
 
     def describe(self) -> str:
-        """One sentence for the model card, with the numbers this object trains with."""
-        last = float(self(self.total_steps - 1))
+        """One sentence for the model card, with the numbers this schedule trains with."""
+        last = float(self.rate(self.total_steps))
         warmup = (
             f"linear warmup from 0 over the first {self.warmup_steps:,} of {self.total_steps:,} "
             f"steps to {self.peak:g}"
@@ -105,22 +97,21 @@ class LinearWarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         )
         return f"{warmup}, then linear decay to {last:.3g} at the last step (0 after it)"
 
-    def plot(self, steps_per_epoch: int | None = None) -> Any:
+    def plot(self) -> Any:
         """Figure: the rate per step, with the end of warmup and the epoch boundaries marked."""
         import matplotlib.pyplot as plt
 
-        total = self.total_steps
+        total, steps_per_epoch = self.total_steps, self.steps_per_epoch
         fig, ax = plt.subplots()
         ax.plot(np.arange(1, total + 1), self.curve(), color="tab:blue", label="learning rate")
-        if steps_per_epoch:
-            for n, boundary in enumerate(range(steps_per_epoch, total, steps_per_epoch)):
-                ax.axvline(
-                    boundary,
-                    color="grey",
-                    linestyle=":",
-                    linewidth=1,
-                    label="epoch boundary" if n == 0 else None,
-                )
+        for n, boundary in enumerate(range(steps_per_epoch, total, steps_per_epoch)):
+            ax.axvline(
+                boundary,
+                color="grey",
+                linestyle=":",
+                linewidth=1,
+                label="epoch boundary" if n == 0 else None,
+            )
         if self.warmup_steps:
             ax.axvline(
                 self.warmup_steps,

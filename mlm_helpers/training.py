@@ -4,7 +4,7 @@ It is the one call notebook 04 and ``python -m mlm_helpers train`` make. In orde
 
 1. **Data** (`prepare_data`): stages 01-03 — training chunks from the training splits only,
    evaluation chunks from the held-out split, masked inside `tf.data`.
-2. **Schedule** (`schedule.LinearWarmupDecay`): total steps = batches per epoch × epochs; a warmup
+2. **Schedule** (`schedule.Schedule`, stepped by `KerasSchedule`): total steps = batches per epoch × epochs; a warmup
    that is not shorter than that is refused before any work.
 3. **Hardware** (`hardware.Hardware`): precision, XLA, replicas, determinism — decided once.
 4. **Check the run folder** (`run_folder`), changing nothing: refuse to clobber a run; for a resumed
@@ -33,9 +33,10 @@ from typing import Any
 import numpy as np
 
 from . import _compat, runtime
-from .config import SCRATCH, RunConfig
+from .config import PROFILES, SCRATCH, RunConfig
+from .cost import estimate, utilisation_line
 from .evaluation import MaskedLMEvaluator, fill_mask, masked_lm_loss, unigram_perplexity
-from .hardware import Hardware, estimate, utilisation_line
+from .hardware import Hardware
 from .paths import local_folder
 from .publishing import save_for_hub
 from .recorder import RunRecorder, finite_or_none
@@ -58,7 +59,7 @@ from .run_folder import (
     state_path,
     write_json_atomic,
 )
-from .schedule import LinearWarmupDecay
+from .schedule import Schedule
 
 tf = runtime.import_tensorflow()
 keras = runtime.import_keras()
@@ -133,14 +134,29 @@ def build_model(config: RunConfig, tokenizer: Any) -> Any:
     return model
 
 
-def make_optimizer(config: RunConfig, schedule: Any, precision: str) -> Any:
-    """AdamWeightDecay on `schedule` (no decay on LayerNorm weights and biases, global-norm
-    clipping), wrapped in a LossScaleOptimizer under mixed_float16. Create it in the strategy scope.
+class KerasSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """`schedule` as the optimizer steps with it: Keras calls it with the 0-based iteration i, and it
+    looks up the rate of step i + 1 in `schedule.curve()` (0 after the last step), so the rates
+    trained with are those plotted, logged and described."""
+
+    def __init__(self, schedule: Schedule) -> None:
+        super().__init__()
+        self.schedule = schedule
+        self.rates = tf.constant(np.append(schedule.curve(), np.float32(0)))
+
+    def __call__(self, step: Any) -> Any:
+        return tf.gather(self.rates, tf.minimum(tf.cast(step, tf.int32), self.schedule.total_steps))
+
+
+def make_optimizer(config: RunConfig, schedule: Schedule, precision: str) -> Any:
+    """AdamWeightDecay stepping with `schedule` (`KerasSchedule`; no decay on LayerNorm weights and
+    biases, global-norm clipping), wrapped in a LossScaleOptimizer under mixed_float16. Create it in
+    the strategy scope.
     """
     from transformers import AdamWeightDecay
 
     optimizer = AdamWeightDecay(
-        learning_rate=schedule,
+        learning_rate=KerasSchedule(schedule),
         weight_decay_rate=config.weight_decay,
         beta_1=config.adam_beta1,
         beta_2=config.adam_beta2,
@@ -356,7 +372,7 @@ def fine_tune(
         tokenizer, data = prepare_data(config, tokenizer=tokenizer, chunks=chunks)
     else:
         _check_data(data, config, tokenizer)
-    schedule = LinearWarmupDecay.from_config(config, data.steps_per_epoch)  # before any work
+    schedule = Schedule.from_config(config, data.steps_per_epoch)  # before any work
     hardware = Hardware.resolve(config, deterministic=deterministic)
     state, history = _check_run(config, hardware, resume=resume, overwrite=overwrite)
     runtime.seed_everything(config.seed, deterministic=hardware.deterministic, tensorflow=True)
@@ -416,7 +432,7 @@ def _check_run(
 
 
 def _open_run(
-    config: RunConfig, schedule: LinearWarmupDecay, state: dict[str, Any], *, overwrite: bool
+    config: RunConfig, schedule: Schedule, state: dict[str, Any], *, overwrite: bool
 ) -> list[str]:
     """Change the run folder, once every check has passed: move an earlier run aside
     (`overwrite`), remove orphans of a killed write, record the schedule in `state`, save
@@ -439,7 +455,7 @@ def _open_run(
 
 
 def _build(
-    config: RunConfig, tokenizer: Any, schedule: LinearWarmupDecay, hardware: Hardware
+    config: RunConfig, tokenizer: Any, schedule: Schedule, hardware: Hardware
 ) -> tuple[Any, Any, MaskedLMTrainer, MaskedLMEvaluator]:
     """Model, optimizer and trainer, created in the strategy's scope, and the evaluator (call
     under `hardware.policies()`)."""
@@ -455,9 +471,7 @@ def _build(
     return model, optimizer, trainer, evaluator
 
 
-def _announce(
-    config: RunConfig, schedule: LinearWarmupDecay, hardware: Hardware, restored: bool
-) -> str:
+def _announce(config: RunConfig, schedule: Schedule, hardware: Hardware, restored: bool) -> str:
     """The line printed before training starts."""
     per_epoch = schedule.total_steps // config.epochs
     return (
@@ -532,8 +546,8 @@ def _finish(
         print(f"after training: {after}", flush=True)
         epochs = recorder.history["epochs"]  # the last epoch's speed: the first includes compiling
         speed = epochs[-1].get("tokens_per_sec") if epochs else None
-        line = utilisation_line(results["parameters"], speed, hardware.precision)
-        if line:  # on a GPU listed in hardware.PEAK_TFLOPS
+        line = utilisation_line(results["parameters"], speed, hardware.precision, hardware.device)
+        if line:  # on a GPU listed in cost.PEAK_TFLOPS
             print(line)
     return results
 
@@ -586,11 +600,29 @@ def train_or_resume(config: RunConfig, *, start_afresh: bool = False, **kwargs: 
     return fine_tune(config, resume=holds_run(config.run_dir), **kwargs)
 
 
+def model_config_for(config: RunConfig) -> Any:
+    """The transformers configuration of the model `config` trains, read without loading weights:
+    from the Hub for a Hub id (the one network access here), except the hub profile's general model,
+    distilbert-base-uncased, whose architecture transformers documents as `DistilBertConfig()`'s
+    defaults."""
+    from transformers import AutoConfig, DistilBertConfig
+
+    from .paths import EMBEDDED_MODEL_DIR
+
+    if config.model == PROFILES["hub"].general_model:
+        return DistilBertConfig()
+    if config.model == SCRATCH:  # the shipped tokenizer's vocabulary, the tiny_model shape
+        vocab = AutoConfig.from_pretrained(EMBEDDED_MODEL_DIR).vocab_size
+        return DistilBertConfig(vocab_size=vocab, **config.tiny_model)
+    return AutoConfig.from_pretrained(str(local_folder(config.model, kind="model") or config.model))
+
+
 def _training_cost(config: RunConfig) -> str:
-    """`hardware.estimate`'s phrase for a run, or a plain one when it cannot be worked out here
-    (all chunks: the data decides the steps; a Hub model whose configuration cannot be read)."""
+    """`cost.estimate`'s phrase for a run, or a plain one when it cannot be worked out here (all
+    chunks: the data decides the steps; a Hub model whose configuration cannot be read)."""
     try:
-        return estimate(config).short()
+        steps = (config.train_chunks or 0) // config.batch_size  # what the data gives that many
+        return estimate(config, steps, model_config_for(config)).short()
     except (ValueError, OSError):
         return "a full training run (notebook 04 prints its cost before training)"
 

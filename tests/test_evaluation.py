@@ -28,6 +28,16 @@ from mlm_helpers.evaluation import (
 tf = runtime.import_tensorflow()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def full_float32_matmuls():
+    """On an Ampere or later GPU, TensorFlow multiplies float32 matrices in TF32 (a 10-bit mantissa)
+    by default; the comparisons here hold to 1e-5, so they run in full float32 on every device."""
+    before = tf.config.experimental.tensor_float_32_execution_enabled()
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    yield
+    tf.config.experimental.enable_tensor_float_32_execution(before)
+
+
 def numpy_token_losses(labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
     """Cross-entropy of every predicted position, by hand (float64)."""
     logits = logits.astype(np.float64)

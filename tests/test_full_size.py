@@ -41,9 +41,10 @@ from transformers import DistilBertConfig
 from mlm_helpers import runtime
 from mlm_helpers.chunking import CHUNK_BATCH, prepare_chunks
 from mlm_helpers.config import hub_profile
+from mlm_helpers.cost import parameter_count
 from mlm_helpers.data import hold_out, load_reviews, load_tokenizer
 from mlm_helpers.evaluation import masked_lm_loss, prediction_slots
-from mlm_helpers.hardware import parameter_count, training_policies
+from mlm_helpers.hardware import training_policies
 from mlm_helpers.masking import (
     IGNORE_INDEX,
     KEPT,

@@ -485,9 +485,9 @@ def _schedule_line(text: str) -> str:
 
 
 def test_card_schedule_is_the_sentence_of_the_schedule_training_built(hub_run):
-    from mlm_helpers.schedule import LinearWarmupDecay
+    from mlm_helpers.schedule import Schedule
 
-    schedule = LinearWarmupDecay.from_config(HUB_CONFIG, RESULTS["steps_per_epoch"])
+    schedule = Schedule.from_config(HUB_CONFIG, RESULTS["steps_per_epoch"])
     expected = schedule.describe()
     assert _schedule_line(build_model_card(hub_run).text) == expected
     assert "first 1 of 12 steps to 2e-05" in expected  # the numbers the fixture's run recorded

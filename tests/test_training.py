@@ -25,7 +25,7 @@ from mlm_helpers.config import SCRATCH, RunConfig, embedded_profile, get_config
 from mlm_helpers.evaluation import DOMAIN_WORDS, fill_mask, masked_lm_loss
 from mlm_helpers.hardware import training_policies
 from mlm_helpers.run_folder import ResumeError
-from mlm_helpers.schedule import LinearWarmupDecay
+from mlm_helpers.schedule import Schedule
 from mlm_helpers.training import (
     SimulatedDisconnect,
     TrainingDiverged,
@@ -83,9 +83,7 @@ def test_mixed_float16_is_used_by_the_layers_and_the_loss_stays_float32(embedded
     config = tiny_config(Path("unused"), precision="mixed_float16")
     with training_policies("mixed_float16"):
         model = build_model(config, embedded_tokenizer)
-        optimizer = make_optimizer(
-            config, LinearWarmupDecay.from_config(config, 8), "mixed_float16"
-        )
+        optimizer = make_optimizer(config, Schedule.from_config(config, 8), "mixed_float16")
     dense = model.vocab_transform
     assert dense.compute_dtype == "float16" and dense.variable_dtype == "float32"
     assert dense.kernel.dtype == tf.float32
@@ -103,7 +101,7 @@ def test_weight_decay_skips_layer_norm_and_biases(embedded_tokenizer):
     config = tiny_config(Path("unused"), weight_decay=0.5)
     with training_policies("float32"):
         model = build_model(config, embedded_tokenizer)
-    optimizer = make_optimizer(config, 0.1, "float32")
+    optimizer = make_optimizer(config, Schedule(0.1, 0, 1, 1), "float32")  # one step at 0.1
     before = {v.name: v.numpy() for v in model.trainable_variables}
     zeros = [tf.zeros_like(v) for v in model.trainable_variables]  # Adam moves nothing: only decay
     optimizer.apply_gradients(zip(zeros, model.trainable_variables, strict=True))
@@ -205,7 +203,7 @@ def test_run_folder_has_the_documented_files(straight_run):
         2,
     )
     # The rates logged are those of the schedule object the optimizer was given.
-    schedule = LinearWarmupDecay.from_config(config, results["steps_per_epoch"])
+    schedule = Schedule.from_config(config, results["steps_per_epoch"])
     np.testing.assert_array_equal([r["learning_rate"] for r in history["steps"]], schedule.curve())
     assert (
         results["precision"],
