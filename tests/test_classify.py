@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlm_helpers import classify, cli, experiment, run_folder
+from mlm_helpers import classify, cli, experiment, run_folder, runtime
 from mlm_helpers.config import SCRATCH, ClassifySettings, embedded_profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,7 +134,7 @@ def test_same_encoder_gives_the_same_accuracy_and_another_one_does_not(
 
 def test_the_experiment_leaves_the_global_seed_alone(general_folder):
     """A user's `tf.random.set_seed` still decides their random numbers after a classifier run."""
-    tf = classify.tf
+    tf = runtime.import_tensorflow()
     trainer = classify.ClassifierTrainer(
         str(general_folder), learning_rate=1e-3, fine_tune_encoder=True
     )
