@@ -233,7 +233,7 @@ def settings_from_args(args: argparse.Namespace, profile: str) -> Any:
 
 
 def run_classify(args: argparse.Namespace) -> int:
-    from . import experiment, runtime
+    from . import runtime
 
     try:
         config = config_from_args(args)
@@ -252,7 +252,7 @@ def run_classify(args: argparse.Namespace) -> int:
     except (FileNotFoundError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_FAILED
-    path = experiment.write_results(result, config.run_dir)
+    path = result.save(config.run_dir)
     if not args.quiet:
         print(result.markdown())
         print(f"{len(result.runs)} classifiers trained in {result.seconds:.0f} s")

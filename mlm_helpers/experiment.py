@@ -10,7 +10,7 @@ between the two (the *budget*, `ClassifySettings`), is decided here:
   passes over the N reviews, at least ``min_steps`` steps);
 - what a split must hold to train or score a classifier (`check_labels`, `resolve_size`).
 
-The results are a `CurveResult`: `write_results` puts it into ``<run>/classification.json``
+The results are a `CurveResult`: its `save` puts it into ``<run>/classification.json``
 (docs/run-folder.md), `read_results` reads it back as a `CurveResult`; its table, gaps and figure
 (`plot_learning_curve`) need neither TensorFlow nor the model. Notebook 07.
 """
@@ -158,11 +158,17 @@ def summarize(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _folder(run: RunLike) -> Path:
+    """The run folder of a path or a `Run` (where its records are)."""
+    return run.path if isinstance(run, Run) else Path(run)
+
+
 @dataclass
 class CurveResult:
     """What `classify.learning_curve` measured: one record per (encoder, N, seed) in ``runs``, and
     the setup. `summary` gives mean, spread and range per (encoder, N), `gaps` the adapted minus
-    general means, `markdown` the table; `to_dict` is classification.json, `from_dict` reads it."""
+    general means, `markdown` the table; `save` writes classification.json (`to_dict`), and
+    `read_results` reads it back."""
 
     runs: list[dict[str, Any]]
     settings: ClassifySettings
@@ -213,22 +219,16 @@ class CurveResult:
         values = {"settings": self.settings.to_dict(), "summary": self.summary()}
         return {key: values[key] if key in values else getattr(self, key) for key in RESULT_KEYS}
 
+    def save(self, run: RunLike) -> Path:
+        """Write classification.json into the run folder (or `Run`) atomically; its path. Notebook 07."""
+        return write_json_atomic(_folder(run) / CLASSIFICATION_FILE, self.to_dict())
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CurveResult:
         """The result classification.json holds (its summary is recomputed from the runs)."""
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {key: data[key] for key in RESULT_KEYS if key in fields}
         return cls(**{**values, "settings": ClassifySettings(**data["settings"])})
-
-
-def _folder(run: RunLike) -> Path:
-    """The run folder of a path or a `Run` (where its records are)."""
-    return run.path if isinstance(run, Run) else Path(run)
-
-
-def write_results(result: CurveResult, run: RunLike) -> Path:
-    """Write `result` to ``<run>/classification.json`` atomically and return the path. Notebook 07."""
-    return write_json_atomic(_folder(run) / CLASSIFICATION_FILE, result.to_dict())
 
 
 def read_results(run: RunLike) -> CurveResult:

@@ -172,7 +172,7 @@ def test_the_hardware_is_the_runs(tmp_path, general_folder, monkeypatch):
 def test_results_round_trip_and_match_the_documented_contract(tmp_path, general_folder):
     run_dir = finished_run(tmp_path, "contract", general_folder)
     result = classify.learning_curve(run_dir, tiny_budget(), verbose=False)
-    path = experiment.write_results(result, run_dir)
+    path = result.save(run_dir)
     assert path == run_dir / run_folder.CLASSIFICATION_FILE
     assert experiment.read_results(run_dir) == json_round_trip(result)
     saved = run_folder.read_json(path)

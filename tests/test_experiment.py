@@ -196,7 +196,7 @@ def test_summary_table_gaps_and_figure_from_runs():
 
 def test_read_results_gives_back_the_result_written(tmp_path):
     result = result_of(RUNS)
-    path = experiment.write_results(result, tmp_path)
+    path = result.save(tmp_path)
     assert path == tmp_path / run_folder.CLASSIFICATION_FILE
     saved = experiment.read_results(run_folder.Run(tmp_path))
     assert saved == result and isinstance(saved.settings, ClassifySettings)
