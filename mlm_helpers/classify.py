@@ -1,28 +1,21 @@
-"""Stage 07's classifier — does domain adaptation pay off? Sentiment from the general vs the adapted encoder.
+"""Stage 07's classifier: sentiment from the general vs the adapted encoder (TensorFlow).
 
 `learning_curve(run)` is the stage's entry (notebook 07 and ``python -m mlm_helpers classify``). For
-every number of labelled reviews N and every seed of the experiment (`experiment.plan`) it trains a
-sentiment classifier twice — once from the general model the run started from and once from the
-run's adapted model — and scores both on the same held-out test reviews. Everything comes from the
-run it is given: the general model, the data, the tokenizer and chunk length (its config.json), and
-the precision and XLA setting it trained with (its all_results.json).
+every (N, seed) of the experiment's plan (`experiment.plan`) it trains a sentiment classifier twice,
+from the general model the run started from and from the run's adapted model, and scores both on the
+same held-out test reviews. Everything comes from the run: the general model, the data, tokenizer
+and chunk length (its config.json), the precision and XLA setting (its all_results.json).
 
-Held equal besides the design's sample, batches and steps:
-
-- the tokenizer and the input length (``chunk_size`` tokens, longer reviews truncated);
-- the classification head's initial weights (`initial_head`, drawn from the seed), the optimizer
-  (Adam, constant learning rate) and the dropout masks (each run's dropout generators are seeded
-  from the seed: the global TensorFlow seed is left alone);
-- the test reviews: the same ``test_reviews`` reviews of the test split for every classifier (a
-  shuffle with the run's seed picks them), after dropping every test review whose text occurs in a
-  split the classifier or the adaptation trained on (`data.held_out_overlap`).
+Held equal besides the plan's samples, batches and steps: the input length (``chunk_size`` tokens),
+the head's initial weights (`initial_head`), Adam at a constant rate, the dropout masks (seeded per
+run through the model's own generators: TensorFlow's global seed is left alone), and the test
+reviews (`prepare_labelled`: held out in content, `data.held_out_overlap`).
 
 The classifier is the encoder's last hidden states averaged over the review's tokens, then one dense
-layer. With ``fine_tune_encoder`` every weight trains (full fine-tuning, as ULMFiT and the Hugging Face
-course do: the hub profile); without it the encoder is frozen and only the dense layer trains, on the
-encoder's output computed once per review (the embedded profile: fifty classifiers in about a minute
-of CPU). One Keras model serves every run: each run loads its encoder's weights and a fresh head into
-it and resets the optimizer, so the train step is traced once, not once per run.
+layer. With ``fine_tune_encoder`` every weight trains (as ULMFiT and the Hugging Face course do: the
+hub profile); without it the encoder is frozen and only the dense layer trains, on the encoder's
+output computed once per review (the embedded profile: fifty classifiers in about a minute of CPU).
+One Keras model serves every run, so the train step is traced once, not once per run.
 """
 
 from __future__ import annotations
@@ -266,9 +259,9 @@ class ClassifierTrainer:
             variable.assign(value)
 
     def reset(self, weights: Sequence[np.ndarray] | None, seed: int) -> None:
-        """Load the encoder `weights` (None: keep the loaded ones, as the frozen mode does), the head
-        of `seed`, restore the optimizer's initial state, and seed dropout with `seed` (through its
-        own generators, not TensorFlow's global seed)."""
+        """Load the encoder `weights` (None: keep the loaded ones, as the frozen mode does), the
+        head of `seed`, restore the optimizer's initial state, and seed dropout with `seed`
+        (through the model's own generators, not TensorFlow's global seed)."""
         if weights is not None:
             self.load_encoder(weights)
         kernel, bias = initial_head(int(self.kernel.shape[0]), seed)
@@ -316,7 +309,8 @@ def _runs_of(
     data: LabelledData,
     batches: Mapping[tuple[int, int], np.ndarray],
 ) -> Iterator[dict[str, Any]]:
-    """Train and score one classifier per (N, seed) of `batches` from `weights`; yield its record."""
+    """Train and score one classifier per (N, seed) of `batches` from `weights`; yield each
+    record."""
     trainer.load_encoder(weights)
     train, test = data.train, data.test
     if not trainer.fine_tune_encoder:  # frozen: pool each review once, train the head on it

@@ -1,9 +1,9 @@
 """Stage 07's experiment design, without TensorFlow: does domain adaptation pay off?
 
-ULMFiT's argument: a language model adapted to the target domain needs fewer labelled examples for a
-task in that domain. For every number of labelled reviews N and every seed, `classify.learning_curve`
-trains a sentiment classifier from the general and from the adapted encoder. What is held equal
-between the two (the *budget*, `ClassifySettings`), is decided here:
+ULMFiT's argument: a language model adapted to the target domain needs fewer labelled examples for
+a task in that domain. For every number of labelled reviews N and every seed,
+`classify.learning_curve` trains a sentiment classifier from the general and the adapted encoder.
+What is held equal between the two (the *budget*, `config.ClassifySettings`) is decided here:
 
 - the N labelled reviews: drawn per (N, seed), stratified by label (`sample_labelled`);
 - the batches and their order (`batch_order`), and the number of steps (`budget_steps`: ``epochs``
@@ -68,7 +68,8 @@ def check_labels(labels: Sequence[int] | np.ndarray | None, split: str) -> np.nd
 
 
 def resolve_size(size: int | None, available: int, split: str) -> int:
-    """N for a requested `size` (None = all `available`); ValueError naming both when N is larger."""
+    """N for a requested `size` (None = all `available`); ValueError naming both when N is
+    larger."""
     if size is None:
         return available
     if size > available:
@@ -220,7 +221,8 @@ class CurveResult:
         return {key: values[key] if key in values else getattr(self, key) for key in RESULT_KEYS}
 
     def save(self, run: RunLike) -> Path:
-        """Write classification.json into the run folder (or `Run`) atomically; its path. Notebook 07."""
+        """Write classification.json into the run folder (or `Run`) atomically and return its
+        path. Notebook 07."""
         return write_json_atomic(_folder(run) / CLASSIFICATION_FILE, self.to_dict())
 
     @classmethod
