@@ -1,21 +1,17 @@
 """Stage 07's classifier: sentiment from the general vs the adapted encoder (TensorFlow).
 
-`learning_curve(run)` is the stage's entry (notebook 07 and ``python -m mlm_helpers classify``). For
-every (N, seed) of the experiment's plan (`experiment.plan`) it trains a sentiment classifier twice,
-from the general model the run started from and from the run's adapted model, and scores both on the
-same held-out test reviews. Everything comes from the run: the general model, the data, tokenizer
-and chunk length (its config.json), the precision and XLA setting (its all_results.json).
+`learning_curve(run)` is the stage's entry (notebook 07, ``python -m mlm_helpers classify``): for
+every (N, seed) of `experiment.plan` it trains a classifier from the general model the run started
+from and one from the run's adapted model, and scores both on the same held-out test reviews.
+Everything comes from the run: the general model, data, tokenizer and chunk length (config.json),
+the precision and XLA setting (all_results.json). Held equal besides the plan: the head's initial
+weights (`initial_head`), Adam at a constant rate, the dropout masks (seeded per run through the
+model's own generators, not TensorFlow's global seed) and the test reviews (`prepare_labelled`).
 
-Held equal besides the plan's samples, batches and steps: the input length (``chunk_size`` tokens),
-the head's initial weights (`initial_head`), Adam at a constant rate, the dropout masks (seeded per
-run through the model's own generators: TensorFlow's global seed is left alone), and the test
-reviews (`prepare_labelled`: held out in content, `data.held_out_overlap`).
-
-The classifier is the encoder's last hidden states averaged over the review's tokens, then one dense
-layer. With ``fine_tune_encoder`` every weight trains (as ULMFiT and the Hugging Face course do: the
-hub profile); without it the encoder is frozen and only the dense layer trains, on the encoder's
-output computed once per review (the embedded profile: fifty classifiers in about a minute of CPU).
-One Keras model serves every run, so the train step is traced once, not once per run.
+The classifier: the encoder's last hidden states averaged over the review's tokens, then one dense
+layer. With ``fine_tune_encoder`` every weight trains (the hub profile, as ULMFiT does); without,
+the encoder is frozen and only the layer trains, on the encoder's output computed once per review
+(the embedded profile: fifty classifiers in about a minute of CPU).
 """
 
 from __future__ import annotations
@@ -190,12 +186,12 @@ class ClassifierTrainer:
         width = self.encoder_model.config.hidden_size  # DistilBERT: its `dim`
         self.kernel = tf.Variable(tf.zeros((width, NUM_LABELS)), name="head/kernel")
         self.bias = tf.Variable(tf.zeros((NUM_LABELS,)), name="head/bias")
-        head = [self.kernel, self.bias]
-        self.trained = (
-            [*self.encoder_model.trainable_variables, *head] if fine_tune_encoder else head
-        )
+        self.trained = [self.kernel, self.bias]
+        if fine_tune_encoder:
+            self.trained += self.encoder_model.trainable_variables
         self.optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
-        if precision == "mixed_float16":  # float16 gradients underflow without a loss scale
+        self._scaled = precision == "mixed_float16"  # float16 gradients underflow unscaled
+        if self._scaled:
             self.optimizer = keras.mixed_precision.LossScaleOptimizer(self.optimizer)
         self.loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         self._train = tf.function(self._full_step, jit_compile=jit_compile, autograph=False)
@@ -221,10 +217,6 @@ class ClassifierTrainer:
             gradients = self.optimizer.get_unscaled_gradients(gradients)
         self.optimizer.apply_gradients(zip(gradients, self.trained, strict=True))
         return loss
-
-    @property
-    def _scaled(self) -> bool:
-        return isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer)
 
     def _full_step(self, input_ids: Any, attention_mask: Any, labels: Any) -> Any:
         return self._step(lambda: self._pooled(input_ids, attention_mask, True), labels)
@@ -370,8 +362,7 @@ def learning_curve(
             if verbose:
                 print(
                     f"{encoder:>8} encoder, N={record['size']:>6}, seed {record['seed']}: "
-                    f"accuracy {record['accuracy']:.3f} ({record['steps']} steps)",
-                    flush=True,
+                    f"accuracy {record['accuracy']:.3f} ({record['steps']} steps)"
                 )
             if progress is not None:
                 progress(record)

@@ -244,7 +244,7 @@ def run_classify(args: argparse.Namespace) -> int:
     runtime.quiet_libraries()
     from . import classify  # TensorFlow: after the arguments are checked
 
-    try:  # the run folder records the model, data and hardware it was trained with
+    try:
         result = classify.learning_curve(config.run_dir, settings, verbose=not args.quiet)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

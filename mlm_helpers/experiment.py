@@ -1,18 +1,12 @@
 """Stage 07's experiment design, without TensorFlow: does domain adaptation pay off?
 
-ULMFiT's argument: a language model adapted to the target domain needs fewer labelled examples for
-a task in that domain. For every number of labelled reviews N and every seed,
-`classify.learning_curve` trains a sentiment classifier from the general and the adapted encoder.
-What is held equal between the two (the *budget*, `config.ClassifySettings`) is decided here:
-
-- the N labelled reviews: drawn per (N, seed), stratified by label (`sample_labelled`);
-- the batches and their order (`batch_order`), and the number of steps (`budget_steps`: ``epochs``
-  passes over the N reviews, at least ``min_steps`` steps);
-- what a split must hold to train or score a classifier (`check_labels`, `resolve_size`).
-
-The results are a `CurveResult`: its `save` puts it into ``<run>/classification.json``
-(docs/run-folder.md), `read_results` reads it back as a `CurveResult`; its table, gaps and figure
-(`plot_learning_curve`) need neither TensorFlow nor the model. Notebook 07.
+ULMFiT's argument: a model adapted to the target domain needs fewer labelled examples for a task in
+that domain. `classify.learning_curve` trains a sentiment classifier from the general and the
+adapted encoder for each (N, seed) of `plan`, which holds the budget (`config.ClassifySettings`)
+equal: the same stratified sample (`sample_labelled`), the same batches in the same order
+(`batch_order`), the same number of steps (`budget_steps`). The result, a `CurveResult`, goes into
+``<run>/classification.json`` (`CurveResult.save`; docs/run-folder.md) and comes back from
+`read_results`; its table, gaps and figure (`plot_learning_curve`) need no TensorFlow. Notebook 07.
 """
 
 from __future__ import annotations
@@ -67,19 +61,6 @@ def check_labels(labels: Sequence[int] | np.ndarray | None, split: str) -> np.nd
     return labels
 
 
-def resolve_size(size: int | None, available: int, split: str) -> int:
-    """N for a requested `size` (None = all `available`); ValueError naming both when N is
-    larger."""
-    if size is None:
-        return available
-    if size > available:
-        raise ValueError(
-            f"N={size} labelled reviews were asked for, but split {split!r} has only {available}: "
-            f"use sizes up to {available} (or None for all of them)"
-        )
-    return size
-
-
 def sample_labelled(labels: Sequence[int] | np.ndarray, size: int, seed: int) -> np.ndarray:
     """Indices of `size` reviews drawn without replacement, stratified by label, reproducibly.
 
@@ -118,9 +99,16 @@ def batch_order(indices: np.ndarray, steps: int, batch_size: int, seed: int) -> 
 def plan(
     labels: np.ndarray, settings: ClassifySettings, split: str
 ) -> dict[tuple[int, int], np.ndarray]:
-    """{(N, seed): its batches}: the reviews, steps and batch order both encoders get. Every size
-    is checked against the `labels` of `split` first, so a bad one fails before any training."""
-    sizes = [resolve_size(n, len(labels), split) for n in settings.sizes]
+    """{(N, seed): its batches}: the reviews, steps and batch order both encoders get (N = None
+    is every review). A size larger than `split` raises ValueError naming both, before any
+    training."""
+    available = len(labels)
+    for n in settings.sizes:
+        if n is not None and n > available:
+            raise ValueError(
+                f"N={n} labelled reviews were asked for, but split {split!r} has only "
+                f"{available}: use sizes up to {available} (or None for all of them)"
+            )
     return {
         (size, seed): batch_order(
             sample_labelled(labels, size, seed),
@@ -128,7 +116,7 @@ def plan(
             settings.batch_size,
             seed,
         )
-        for size in sizes
+        for size in (available if n is None else n for n in settings.sizes)
         for seed in settings.seeds
     }
 

@@ -145,11 +145,16 @@ def test_the_experiment_leaves_the_global_seed_alone(general_folder):
     assert np.array_equal(tf.random.uniform([4]).numpy(), expected)
 
 
-def test_the_hardware_is_the_runs(tmp_path, general_folder, monkeypatch):
-    """Precision and XLA come from the run's all_results.json, not from this machine."""
+@pytest.mark.parametrize(
+    ("precision", "jit", "fine_tune"),
+    [("mixed_bfloat16", True, False), ("mixed_float16", False, True)],
+)
+def test_the_hardware_is_the_runs(tmp_path, general_folder, monkeypatch, precision, jit, fine_tune):
+    """Precision and XLA come from the run's all_results.json, not from this machine; the
+    encoder is built (and fine-tuned, float16 with a loss scale) under the run's precision."""
     run_dir = finished_run(tmp_path, "hardware", general_folder)
     results = run_folder.read_json(run_dir / run_folder.RESULTS_FILE)
-    results.update(precision="mixed_bfloat16", jit_compile=True)
+    results.update(precision=precision, jit_compile=jit)
     run_folder.write_json_atomic(run_dir / run_folder.RESULTS_FILE, results)
     built = {}
 
@@ -160,13 +165,12 @@ def test_the_hardware_is_the_runs(tmp_path, general_folder, monkeypatch):
             built["compute"] = self.encoder_model.layers[0].compute_dtype
 
     monkeypatch.setattr(classify, "ClassifierTrainer", Recording)
-    budget = tiny_budget(sizes=(8,), seeds=(0,), test_reviews=8, min_steps=1, epochs=0.1)
-    classify.learning_curve(run_dir, budget, verbose=False)
-    assert (built["precision"], built["jit_compile"], built["compute"]) == (
-        "mixed_bfloat16",
-        True,
-        "bfloat16",
-    )
+    budget = tiny_budget(sizes=(8,), seeds=(0,), test_reviews=8, min_steps=2, epochs=0.1)
+    budget = ClassifySettings(**{**budget.to_dict(), "fine_tune_encoder": fine_tune})
+    result = classify.learning_curve(run_dir, budget, verbose=False)
+    assert (built["precision"], built["jit_compile"]) == (precision, jit)
+    assert built["compute"] == precision.removeprefix("mixed_")
+    assert all(np.isfinite(r["final_loss"]) for r in result.runs)
 
 
 def test_results_round_trip_and_match_the_documented_contract(tmp_path, general_folder):

@@ -95,8 +95,10 @@ def test_the_plan_gives_every_size_and_seed_its_sample_and_budget():
     assert list(batches) == [(8, 0), (8, 3), (40, 0), (40, 3)]
     assert [len(b) for b in batches.values()] == [5, 5, 20, 20]
     assert set(batches[(8, 3)].ravel()) == set(experiment.sample_labelled(labels, 8, 3))
-    with pytest.raises(ValueError, match=r"N=8 .* split 'train' has only 6"):
+    with pytest.raises(ValueError, match=r"N=8 .* split 'train' has only 6: use sizes up to 6"):
         experiment.plan(labels[:6], budget, "train")
+    exactly = ClassifySettings.for_profile("embedded", sizes=(2, 6), seeds=(0,))
+    assert list(experiment.plan(labels[:6], exactly, "train")) == [(2, 0), (6, 0)]
 
 
 # ----------------------------------------------------------------------------------- bad input
@@ -117,13 +119,6 @@ def test_labels_that_cannot_train_a_classifier_are_refused(labels, message):
 
 def test_both_classes_pass():
     assert experiment.check_labels([0, 1, 1], "train").tolist() == [0, 1, 1]
-
-
-def test_n_larger_than_the_split_names_both():
-    assert experiment.resolve_size(None, 120, "train") == 120
-    assert experiment.resolve_size(120, 120, "train") == 120
-    with pytest.raises(ValueError, match=r"N=121 .* split 'train' has only 120"):
-        experiment.resolve_size(121, 120, "train")
 
 
 @pytest.mark.parametrize(
