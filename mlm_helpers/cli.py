@@ -216,7 +216,7 @@ def parse_list(text: str, *, what: str, allow_all: bool = False) -> tuple[int | 
 
 
 def settings_from_args(args: argparse.Namespace, profile: str) -> Any:
-    """The `classify.ClassifySettings` a `classify` command line describes."""
+    """The `config.ClassifySettings` a `classify` command line describes."""
     from .config import ClassifySettings
 
     changes: dict[str, Any] = {}
@@ -233,7 +233,7 @@ def settings_from_args(args: argparse.Namespace, profile: str) -> Any:
 
 
 def run_classify(args: argparse.Namespace) -> int:
-    from . import classify, runtime
+    from . import runtime
 
     try:
         config = config_from_args(args)
@@ -242,17 +242,19 @@ def run_classify(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     runtime.quiet_libraries()
+    from . import classify  # TensorFlow: after the arguments are checked
+
     try:
-        result = classify.learning_curve(config, settings, verbose=not args.quiet)
+        result = classify.learning_curve(config.run_dir, settings, verbose=not args.quiet)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except (FileNotFoundError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_FAILED
-    path = classify.write_results(result, config.run_dir)
+    path = result.save(config.run_dir)
     if not args.quiet:
-        print(classify.results_table_markdown(result))
+        print(result.markdown())
         print(f"{len(result.runs)} classifiers trained in {result.seconds:.0f} s")
     print(path)
     return 0

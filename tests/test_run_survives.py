@@ -4,6 +4,7 @@ id of a model notebook 06 published."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -117,9 +118,10 @@ def test_a_published_model_opens_as_its_run_from_a_folder_or_a_hub_id(
     # Notebook 07 takes its adapted encoder from the opened run, wherever the model is.
     from mlm_helpers import classify
 
-    assert classify.encoder_sources(config.replace(model="embedded"), from_hub)["adapted"] == str(
-        hub_folder
+    adapted_from_embedded = dataclasses.replace(
+        from_hub, config={**from_hub.config, "model": "embedded"}
     )
+    assert classify.encoder_sources(adapted_from_embedded)["adapted"] == str(hub_folder)
 
     # The card can be written again from the opened run (the records are not copied onto themselves).
     publishing.write_model_card(from_hub, hub_folder, repo_id="someone/pub")
