@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import one_of, positive_int
 from .config import SCRATCH, RunConfig
 from .data import check_tokenizer
 
@@ -70,14 +71,9 @@ def check_chunk_size(
     The limit is `max_positions` when given (e.g. the model config's ``max_position_embeddings``),
     otherwise ``tokenizer.model_max_length``.
     """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)):
-        raise ValueError(f"chunk_size must be an integer number of tokens, got {chunk_size!r}")
-    chunk_size = int(chunk_size)
-    if chunk_size < 2:
-        raise ValueError(
-            f"chunk_size={chunk_size} is too small: a chunk needs at least 2 tokens "
-            "(use 128, the tutorial's value)"
-        )
+    if isinstance(chunk_size, np.integer):
+        chunk_size = int(chunk_size)
+    positive_int(chunk_size, "chunk_size", minimum=2)
     limit = max_positions_of(tokenizer, max_positions)
     if limit is not None and chunk_size > limit:
         source = "max_positions" if max_positions is not None else "tokenizer.model_max_length"
@@ -86,11 +82,6 @@ def check_chunk_size(
             f"positions ({source}); choose chunk_size <= {limit}"
         )
     return chunk_size
-
-
-def _check_tail(tail: str) -> None:
-    if tail not in TAIL_POLICIES:
-        raise ValueError(f"tail={tail!r} is not a tail policy: choose one of {TAIL_POLICIES}")
 
 
 # --------------------------------------------------------------------------- tokenizing
@@ -261,7 +252,7 @@ def chunk_tokens(
     import pyarrow.compute as pc
 
     chunk_size = check_chunk_size(chunk_size, max_positions=max_positions)
-    _check_tail(tail)
+    one_of(tail, "tail", TAIL_POLICIES)
     missing = [c for c in TOKEN_COLUMNS if c not in _column_names(tokenized)]
     if missing:
         raise ValueError(f"columns {missing} missing: chunk the output of tokenize_reviews")
