@@ -291,8 +291,8 @@ def _hashes(dataset) -> Iterator[bytes]:
 def held_out_overlap(reviews, train_splits: Sequence[str], eval_split: str) -> list[int]:
     """Rows of ``reviews[eval_split]`` whose text (cleaned, hashed) also occurs in a training split.
 
-    The leak check of notebook 01 and of `hold_out` (so of every run): held out means disjoint in
-    content, not only in split name.
+    The leak check of `hold_out` (so of every run) and of `describe_corpus` (notebook 01): held out
+    means disjoint in content, not only in split name.
     """
     seen = {h for split in train_splits for h in _hashes(reviews[split])}
     return [i for i, h in enumerate(_hashes(reviews[eval_split])) if h in seen]
