@@ -22,6 +22,34 @@ def _column_from_dataset(table: Any, name: str) -> np.ndarray | list:
     return values.reshape(len(lengths), int(lengths[0]) if len(lengths) else 0)
 
 
+def _column(chunks: Any, table: Any, name: str) -> np.ndarray:
+    """One chunk column as a 2-D int32 array; ValueError when its rows are ragged, not lists of
+    ids, or not integers."""
+    if table is not None:
+        values: Any = _column_from_dataset(table, name)
+    elif isinstance(chunks, Mapping):
+        try:
+            values = np.asarray(chunks[name])
+        except ValueError:  # inhomogeneous nested lists
+            values = [len(row) for row in chunks[name]]
+    else:  # a Dataset without rows
+        values = np.zeros((0, 0), np.int32)
+    if isinstance(values, list) or values.dtype == object:
+        lengths = values if isinstance(values, list) else [len(r) for r in values]
+        raise ValueError(
+            f"column {name!r} has rows of different lengths ({sorted(set(lengths))[:5]}...): "
+            "chunks must all have the same length (chunk_size); re-run the chunking step"
+        )
+    if values.ndim != 2:
+        raise ValueError(
+            f"column {name!r} must hold one list of token ids per row (a 2-D array), got shape "
+            f"{values.shape}"
+        )
+    if values.size and not np.issubdtype(values.dtype, np.integer):
+        raise ValueError(f"column {name!r} must hold integers, got dtype {values.dtype}")
+    return values.astype(np.int32, copy=False)
+
+
 def chunk_arrays(
     chunks: Any, *, need_word_ids: bool = False, vocab_size: int | None = None
 ) -> dict[str, np.ndarray]:
@@ -45,39 +73,12 @@ def chunk_arrays(
         )
     missing = [c for c in wanted if c not in names]
     if missing:
-        hint = (
-            " (whole-word masking needs word_ids: keep them when chunking)"
-            if ("word_ids" in missing)
-            else ""
-        )
+        hint = " (whole-word masking needs word_ids: keep them when chunking)"
+        hint = hint if "word_ids" in missing else ""
         raise ValueError(f"chunks have no column(s) {missing}; they have {names}{hint}")
 
-    arrays: dict[str, np.ndarray] = {}
-    for name in wanted + tuple(c for c in optional if c in names):
-        if table is None and isinstance(chunks, Mapping):
-            try:
-                values: Any = np.asarray(chunks[name])
-            except ValueError:  # inhomogeneous nested lists
-                values = [len(row) for row in chunks[name]]
-        elif table is None:
-            values = np.zeros((0, 0), np.int32)
-        else:
-            values = _column_from_dataset(table, name)
-        if isinstance(values, list) or values.dtype == object:
-            lengths = values if isinstance(values, list) else [len(r) for r in values]
-            raise ValueError(
-                f"column {name!r} has rows of different lengths ({sorted(set(lengths))[:5]}...): "
-                "chunks must all have the same length (chunk_size); re-run the chunking step"
-            )
-        if values.ndim != 2:
-            raise ValueError(
-                f"column {name!r} must hold one list of token ids per row (a 2-D array), got shape "
-                f"{values.shape}"
-            )
-        if values.size and not np.issubdtype(values.dtype, np.integer):
-            raise ValueError(f"column {name!r} must hold integers, got dtype {values.dtype}")
-        arrays[name] = values.astype(np.int32, copy=False)
-
+    kept = wanted + tuple(c for c in optional if c in names)
+    arrays = {name: _column(chunks, table, name) for name in kept}
     shapes = {name: a.shape for name, a in arrays.items()}
     if len(set(shapes.values())) > 1:
         raise ValueError(
