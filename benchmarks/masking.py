@@ -18,13 +18,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from mlm_helpers import RunConfig
 from mlm_helpers.data import load_tokenizer
-from mlm_helpers.masking import build_datasets, synthetic_chunks
+from mlm_helpers.masking import build_datasets
 from mlm_helpers.runtime import import_tensorflow, quiet_libraries
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # made-up chunks
+from synthetic import synthetic_chunks  # noqa: E402
 
 
 def python_epoch(dataset) -> int:

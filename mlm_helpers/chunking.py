@@ -5,14 +5,13 @@ in notebook 03 needs), concatenate the token streams of many reviews and cut the
 ``chunk_size`` tokens. Every block is full, so batches have one shape (no padding, no XLA recompiles)
 and no review text is truncated away.
 
-Pieces:
-- `check_tokenizer`, `check_chunk_size`: clear errors before any work is done;
+Pieces (the tokenizer itself is checked by `data.check_tokenizer`):
+- `check_chunk_size`: a clear error before any work is done;
 - `tokenize_reviews`: tokenization inside ``datasets.map(batched=True)`` (cached, ``num_proc`` works);
 - `chunk_stream`: the pure-NumPy core (concatenate + reshape, word ids renumbered per chunk);
 - `chunk_tokens`: `chunk_stream` applied per map batch to a tokenized Dataset / DatasetDict;
 - `prepare_chunks`: the one call notebooks 03 and 04 use — reviews in, ``{"train", "eval"}`` chunks out;
-- helpers for notebook 02: `token_table`, `chunk_table`, `token_lengths`, `window_costs`,
-  `decode_chunks`, `tail_loss`, `compare_chunk_sizes`, `plot_chunk_layout`.
+- for notebook 02: `token_table` (one review, token by token) and `plot_chunk_layout`.
 
 Chunk columns and their contract (the masking stage relies on it):
 
@@ -27,7 +26,7 @@ Chunk columns and their contract (the masking stage relies on it):
 Tail policy (``tail="drop"``, the default, as in the Hugging Face course): each map batch of
 ``batch_size`` reviews is concatenated and cut; the last ``< chunk_size`` tokens of the batch are
 dropped. With the default batch of 1,000 reviews that loses on average ``chunk_size / 2`` tokens per
-1,000 reviews (well under 0.1% of the tokens); `tail_loss` reports the exact count. ``tail="pad"``
+1,000 reviews (well under 0.1% of the tokens; notebook 02 counts them). ``tail="pad"``
 keeps them instead in one padded row per map batch (attention_mask 0, word_ids -1).
 
 No TensorFlow here: this module is usable (and tested) without it.
@@ -35,11 +34,12 @@ No TensorFlow here: this module is usable (and tested) without it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from .checks import one_of, positive_int
 from .config import SCRATCH, RunConfig
 from .data import check_tokenizer
 
@@ -49,7 +49,6 @@ CHUNK_BATCH = (
 )
 TAIL_POLICIES = ("drop", "pad")
 TOKEN_COLUMNS = ("input_ids", "attention_mask", "word_ids")
-_DTYPES = {"input_ids": np.int32, "attention_mask": np.int8, "word_ids": np.int32}
 _ARROW_TYPES = {"input_ids": "int32", "attention_mask": "int8", "word_ids": "int32"}
 _NO_LIMIT = 1_000_000  # transformers uses a huge int as model_max_length when none is known
 
@@ -72,14 +71,9 @@ def check_chunk_size(
     The limit is `max_positions` when given (e.g. the model config's ``max_position_embeddings``),
     otherwise ``tokenizer.model_max_length``.
     """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)):
-        raise ValueError(f"chunk_size must be an integer number of tokens, got {chunk_size!r}")
-    chunk_size = int(chunk_size)
-    if chunk_size < 2:
-        raise ValueError(
-            f"chunk_size={chunk_size} is too small: a chunk needs at least 2 tokens "
-            "(use 128, the tutorial's value)"
-        )
+    if isinstance(chunk_size, np.integer):
+        chunk_size = int(chunk_size)
+    positive_int(chunk_size, "chunk_size", minimum=2)
     limit = max_positions_of(tokenizer, max_positions)
     if limit is not None and chunk_size > limit:
         source = "max_positions" if max_positions is not None else "tokenizer.model_max_length"
@@ -88,11 +82,6 @@ def check_chunk_size(
             f"positions ({source}); choose chunk_size <= {limit}"
         )
     return chunk_size
-
-
-def _check_tail(tail: str) -> None:
-    if tail not in TAIL_POLICIES:
-        raise ValueError(f"tail={tail!r} is not a tail policy: choose one of {TAIL_POLICIES}")
 
 
 # --------------------------------------------------------------------------- tokenizing
@@ -263,7 +252,7 @@ def chunk_tokens(
     import pyarrow.compute as pc
 
     chunk_size = check_chunk_size(chunk_size, max_positions=max_positions)
-    _check_tail(tail)
+    one_of(tail, "tail", TAIL_POLICIES)
     missing = [c for c in TOKEN_COLUMNS if c not in _column_names(tokenized)]
     if missing:
         raise ValueError(f"columns {missing} missing: chunk the output of tokenize_reviews")
@@ -381,118 +370,6 @@ def token_table(text: str, tokenizer: Any, *, max_tokens: int | None = None):
         {"token": encoded.tokens(), "id": encoded["input_ids"], "word_id": word_ids, "kind": kinds}
     )
     return table.head(max_tokens) if max_tokens is not None else table
-
-
-def chunk_table(chunks, tokenizer: Any, row: int = 0):
-    """One chunk as a pandas DataFrame, a row per position: token, id, word_id (local to the chunk,
-    -1 = special or padding) and attention_mask. Notebook 02 shows where chunks start and end."""
-    import pandas as pd
-
-    if not 0 <= row < chunks.num_rows:
-        raise ValueError(f"row={row} is out of range: the chunks have {chunks.num_rows} rows")
-    chunk = chunks.with_format("numpy")[row]
-    ids = np.asarray(chunk["input_ids"])
-    return pd.DataFrame(
-        {
-            "token": tokenizer.convert_ids_to_tokens(ids.tolist()),
-            "id": ids,
-            "word_id": np.asarray(chunk["word_ids"]),
-            "attention_mask": np.asarray(chunk["attention_mask"]),
-        }
-    )
-
-
-def window_costs(lengths: Sequence[int] | np.ndarray, sizes: Sequence[int] = (128, 512)):
-    """What one-review-per-row inputs would cost, per window size: a pandas DataFrame with the
-    share of reviews longer than the window, the share of all tokens truncation would throw away,
-    and the share of positions that would be padding. Notebook 02 compares it with chunking."""
-    import pandas as pd
-
-    lengths = np.asarray(lengths, dtype=np.int64)
-    if lengths.size == 0 or lengths.sum() == 0:
-        raise ValueError(
-            "no token lengths given: pass token_lengths(tokenized) of a non-empty split"
-        )
-    records = []
-    for size in sizes:
-        kept = np.minimum(lengths, size)
-        records.append(
-            {
-                "window": size,
-                "reviews_longer": float((lengths > size).mean()),
-                "tokens_truncated": float(1 - kept.sum() / lengths.sum()),
-                "padding": float(1 - kept.sum() / (size * lengths.size)),
-            }
-        )
-    return pd.DataFrame(records)
-
-
-def token_lengths(tokenized) -> np.ndarray:
-    """Tokens per review (with [CLS]/[SEP]) of a tokenized Dataset, read from Arrow offsets."""
-    import pyarrow.compute as pc
-
-    column = tokenized.with_format("arrow")[:]["input_ids"] if tokenized.num_rows else None
-    if column is None:
-        return np.zeros(0, dtype=np.int64)
-    return pc.list_value_length(column).to_numpy().astype(np.int64)
-
-
-def decode_chunks(
-    chunks, tokenizer: Any, rows: Sequence[int] | int = 3, *, skip_special_tokens: bool = False
-) -> list[str]:
-    """The chunks' tokens turned back into text: rows `rows` (or the first `rows`). Notebook 02."""
-    if isinstance(rows, (int, np.integer)):
-        rows = range(min(int(rows), chunks.num_rows))
-    ids = chunks.with_format("numpy").select(list(rows))[:]["input_ids"]
-    return [tokenizer.decode(row, skip_special_tokens=skip_special_tokens) for row in ids]
-
-
-def tail_loss(tokenized, chunks) -> dict[str, Any]:
-    """How many tokens chunking left out: compares a tokenized Dataset with its chunks.
-
-    Returns {"tokens", "chunks", "kept", "dropped", "dropped_share"}; with a DatasetDict, one such
-    dict per split. Exact whatever the map batching or ``num_proc``. Notebook 02.
-    """
-    if isinstance(tokenized, Mapping):
-        return {split: tail_loss(tokenized[split], chunks[split]) for split in tokenized}
-    import pyarrow.compute as pc
-
-    tokens = int(token_lengths(tokenized).sum())
-    kept = 0
-    if chunks.num_rows:
-        kept = pc.sum(pc.list_flatten(chunks.with_format("arrow")[:]["attention_mask"])).as_py()
-    return {
-        "tokens": tokens,
-        "chunks": chunks.num_rows,
-        "kept": kept,
-        "dropped": tokens - kept,
-        "dropped_share": (tokens - kept) / tokens if tokens else 0.0,
-    }
-
-
-def compare_chunk_sizes(
-    tokenized, sizes: Sequence[int] = (64, 128, 256, 512), *, batch_size: int = CHUNK_BATCH
-):
-    """A pandas DataFrame comparing chunk sizes on a tokenized Dataset: rows, dropped tokens, and
-    the attention cost relative to the first size (self-attention costs ~ tokens x chunk_size).
-    Notebook 02 uses it to explain the choice of 128."""
-    import pandas as pd
-
-    records = []
-    for size in sizes:
-        stats = tail_loss(tokenized, chunk_tokens(tokenized, size, batch_size=batch_size))
-        records.append(
-            {
-                "chunk_size": size,
-                "chunks": stats["chunks"],
-                "dropped": stats["dropped"],
-                "dropped_share": stats["dropped_share"],
-                "attention_cost": stats["kept"] * size,
-            }
-        )
-    table = pd.DataFrame(records)
-    table["attention_cost"] = table["attention_cost"] / table["attention_cost"].iloc[0]
-    return table
 
 
 def plot_chunk_layout(chunks, *, rows: int = 8):

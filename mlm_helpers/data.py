@@ -8,9 +8,10 @@ One loader serves every source, always through `datasets.load_dataset`:
 
 Every split is validated against the imdb schema (``text``: str, ``label``: 0/1; -1 allowed in
 ``unsupervised``) with errors that say what is wrong and how to fix it; local files are inspected
-before `load_dataset` reads them (empty files, files without rows, columns missing in one file), and
-a name that is neither a folder nor reachable on the Hub is refused at once. `hold_out` makes the
-evaluation split disjoint in content from the training splits. No TensorFlow here.
+before `load_dataset` reads them (empty files, files without rows, columns missing in one file). Only
+`load_dataset` itself touches the network (for a Hub id); when it fails, `DataError` names the dataset
+and the fix. `hold_out` makes the evaluation split disjoint in content from the training splits. No
+TensorFlow here.
 """
 
 from __future__ import annotations
@@ -20,18 +21,17 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import runtime
 from .config import RunConfig
 from .paths import EMBEDDED, EMBEDDED_MODEL_DIR, local_folder
 
 EMBEDDED_VOCAB = EMBEDDED_MODEL_DIR / "vocab.txt"  # the shipped WordPiece vocabulary
-IMDB_SPLITS = ("train", "test", "unsupervised")
 UNLABELLED_SPLITS = ("unsupervised",)
 _FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -129,27 +129,6 @@ def _check_files(files: Mapping[str, Sequence[str]]) -> None:
             )
 
 
-def _check_hub_name(name: str) -> None:
-    """Refuse at once a name that is no local folder when the Hub cannot be reached and `datasets`
-    has no cached copy (instead of `load_dataset` retrying the Hub for many seconds)."""
-    if runtime.hub_reachable():
-        return
-    try:  # datasets' own offline fallback: a copy in its cache from an earlier download
-        from datasets.load import CachedDatasetModuleFactory
-
-        CachedDatasetModuleFactory(name).get_module()
-        return
-    except ImportError:  # pragma: no cover - a datasets version without it: let load_dataset try
-        return
-    except Exception:  # noqa: BLE001 - any failure means "not cached"
-        pass
-    raise DataError(
-        f"dataset {name!r} is neither a local folder nor in the datasets cache, and the Hub is not "
-        "reachable (offline, or HF_HUB_OFFLINE=1): give an existing folder (write a path, such as "
-        f"'./{name}'), a {{split: file}} dict, or {EMBEDDED!r}; or connect once to download it"
-    )
-
-
 def _source_args(source: str | Mapping[str, Any]) -> tuple[tuple, dict]:
     """Positional and keyword arguments of `load_dataset` for a source (see module doc)."""
     if isinstance(source, Mapping):
@@ -172,8 +151,7 @@ def _source_args(source: str | Mapping[str, Any]) -> tuple[tuple, dict]:
         path = local_folder(source, kind="dataset")
     except FileNotFoundError as err:
         raise DataError(str(err)) from err
-    if path is None:  # a Hub id
-        _check_hub_name(source)
+    if path is None:  # a Hub id: `load_raw` turns a failure to fetch it into a DataError
         return (source,), {}
     if path.is_file():
         raise DataError(
@@ -188,7 +166,18 @@ def load_raw(source: str | Mapping[str, Any] = EMBEDDED):
     import datasets
 
     args, kwargs = _source_args(source)
-    loaded = datasets.load_dataset(*args, **kwargs)
+    try:
+        loaded = datasets.load_dataset(*args, **kwargs)
+    except OSError as err:  # ConnectionError offline, DatasetNotFoundError for an unknown id
+        if kwargs or Path(args[0]).exists():
+            raise  # local files: not a Hub problem
+        raise DataError(
+            f"dataset {source!r} is not a local folder and could not be loaded from the Hugging "
+            f"Face Hub ({type(err).__name__}: {err}). Fix: check the id (e.g. 'imdb' or "
+            "'stanfordnlp/imdb'); connect once so that `datasets` caches it (offline, "
+            "HF_HUB_OFFLINE=1 makes it fail at once instead of retrying); or give a local folder "
+            f"(write a path, such as './{source}'), a {{split: file}} dict, or {EMBEDDED!r}"
+        ) from err
     if not isinstance(
         loaded, datasets.DatasetDict
     ):  # pragma: no cover - load_dataset without split
@@ -245,15 +234,16 @@ def load_reviews(
     *,
     splits: Sequence[str] | None = None,
     max_reviews: int | None = None,
-    seed: int = 42,
-    clean: bool = True,
+    seed: int | None = None,
+    clean: bool | None = None,
     text_column: str = "text",
 ):
     """Load review splits as a `datasets.DatasetDict`, validated, optionally down-sampled and cleaned.
 
     `source` is "embedded", a Hub id, a local Hub-layout folder, a {split: files} dict, or a RunConfig
-    (its dataset, splits, max_reviews, seed and clean_html are used). Down-sampling draws
-    `max_reviews` rows per split with `seed`. Used in notebook 01 and by every later stage.
+    (its dataset, splits, max_reviews, seed and clean_html fill the arguments not given). Down-sampling
+    draws `max_reviews` rows per split with `seed` (42 by default); `clean` (True by default) applies
+    `clean_text`. Used in notebook 01 and by every later stage.
     """
     import datasets
 
@@ -262,7 +252,9 @@ def load_reviews(
         source = config.dataset
         splits = splits or (*config.train_splits, config.eval_split)
         max_reviews = max_reviews if max_reviews is not None else config.max_reviews
-        seed, clean = config.seed, config.clean_html
+        seed = config.seed if seed is None else seed
+        clean = config.clean_html if clean is None else clean
+    seed = 42 if seed is None else seed
     raw = load_raw(source)
     wanted = list(splits) if splits else list(raw)
     missing = [s for s in wanted if s not in raw]
@@ -280,7 +272,7 @@ def load_reviews(
             ds = ds.shuffle(seed=seed).select(range(min(max_reviews, ds.num_rows)))
         result[split] = ds
     reviews = datasets.DatasetDict(result)
-    return clean_dataset(reviews) if clean else reviews
+    return reviews if clean is False else clean_dataset(reviews)
 
 
 # --------------------------------------------------------------------------- held out
@@ -299,8 +291,8 @@ def _hashes(dataset) -> Iterator[bytes]:
 def held_out_overlap(reviews, train_splits: Sequence[str], eval_split: str) -> list[int]:
     """Rows of ``reviews[eval_split]`` whose text (cleaned, hashed) also occurs in a training split.
 
-    The leak check of notebook 01 and of `hold_out` (so of every run): held out means disjoint in
-    content, not only in split name.
+    The leak check of `hold_out` (so of every run) and of `describe_corpus` (notebook 01): held out
+    means disjoint in content, not only in split name.
     """
     seen = {h for split in train_splits for h in _hashes(reviews[split])}
     return [i for i, h in enumerate(_hashes(reviews[eval_split])) if h in seen]
@@ -386,29 +378,37 @@ def load_tokenizer(name: str | RunConfig = EMBEDDED):
 
 
 # --------------------------------------------------------------------------- statistics
-def split_sizes(reviews) -> dict[str, int]:
-    """Rows per split."""
-    return {split: ds.num_rows for split, ds in reviews.items()}
+def describe_corpus(reviews, train_splits: Sequence[str] = ()):
+    """A pandas DataFrame, one row per split: reviews, label counts, the share of reviews with
+    ``<br />`` tags, the rows whose exact text occurs more than once in the split, and (with
+    `train_splits`, for every other split) the rows whose text also occurs in a training split
+    (`held_out_overlap`). Notebook 01's look at the corpus."""
+    import pandas as pd
 
-
-def label_balance(reviews) -> dict[str, dict[int, int]]:
-    """{split: {label: count}} (label -1 = unlabelled)."""
-    out = {}
+    rows = {}
     for split, ds in reviews.items():
-        values, counts = np.unique(np.asarray(list(ds["label"])), return_counts=True)
-        out[split] = {int(v): int(c) for v, c in zip(values, counts, strict=True)}
-    return out
-
-
-def count_words(text: str) -> int:
-    """Words separated by white space, not counting ``<br />`` tags."""
-    return len(clean_text(text).split())
+        texts = ds["text"]
+        labels = Counter(ds["label"]) if "label" in ds.column_names else Counter()
+        repeats = Counter(texts)
+        rows[split] = {
+            "reviews": ds.num_rows,
+            "negative": labels[0],
+            "positive": labels[1],
+            "unlabelled": labels[-1],
+            "with_br": sum(bool(_BR.search(t)) for t in texts) / max(len(texts), 1),
+            "duplicate_rows": sum(n for n in repeats.values() if n > 1),
+        }
+        if train_splits and split not in train_splits:
+            rows[split]["in_training"] = len(held_out_overlap(reviews, train_splits, split))
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    return table.astype({"in_training": "Int64"}) if "in_training" in table else table
 
 
 def length_table(dataset, tokenizer=None, *, batch_size: int = 1000):
     """A pandas DataFrame with one row per review: label, chars, words (and tokens with `tokenizer`).
 
-    Tokens include the [CLS]/[SEP] the tokenizer adds, i.e. what the model's 512 limit counts.
+    Words are separated by white space, ``<br />`` tags not counted; tokens include the [CLS]/[SEP]
+    the tokenizer adds, i.e. what the model's 512 limit counts. Notebook 01.
     """
     import pandas as pd
 
@@ -417,7 +417,7 @@ def length_table(dataset, tokenizer=None, *, batch_size: int = 1000):
         {
             "label": np.asarray(list(dataset["label"])) if "label" in dataset.column_names else -1,
             "chars": [len(t) for t in texts],
-            "words": [count_words(t) for t in texts],
+            "words": [len(clean_text(t).split()) for t in texts],
         }
     )
     if tokenizer is not None:
@@ -434,88 +434,26 @@ def length_table(dataset, tokenizer=None, *, batch_size: int = 1000):
     return table
 
 
-def share_with_html_breaks(texts: Iterable[str]) -> float:
-    """Fraction of texts containing at least one ``<br />`` tag."""
-    texts = list(texts)
-    return sum(bool(_BR.search(t)) for t in texts) / max(len(texts), 1)
-
-
-def find_duplicates(dataset) -> dict[str, int]:
-    """Exact duplicate texts within a split: {text: times it appears} for texts seen more than once."""
-    counts: dict[str, int] = {}
-    for text in dataset["text"]:
-        counts[text] = counts.get(text, 0) + 1
-    return {t: c for t, c in counts.items() if c > 1}
-
-
-def share_over(lengths: Sequence[int], limits: Sequence[int] = (128, 512)) -> dict[int, float]:
-    """Fraction of reviews longer than each limit (in the same unit as `lengths`)."""
-    arr = np.asarray(lengths)
-    return {limit: float((arr > limit).mean()) if arr.size else 0.0 for limit in limits}
-
-
 # --------------------------------------------------------------------------- figures
-def plot_label_balance(reviews):
-    """Bar chart of negative / positive / unlabelled reviews per split (notebook 01)."""
+def plot_lengths(table, *, column: str = "words", marks: Sequence[int] = (128, 512)):
+    """Figure of a `length_table`: review lengths in `column` by label (left) and the cumulative
+    share of reviews by token length, with the chunk size and model limit marked (right).
+    Notebook 01."""
     import matplotlib.pyplot as plt
 
-    balance = label_balance(reviews)
-    names = {0: "negative (0)", 1: "positive (1)", -1: "unlabelled (-1)"}
-    fig, ax = plt.subplots()
-    splits = list(balance)
-    x = np.arange(len(splits))
-    labels = [lab for lab in (0, 1, -1) if any(lab in b for b in balance.values())]
-    width = 0.8 / max(len(labels), 1)
-    for i, lab in enumerate(labels):
-        heights = [balance[s].get(lab, 0) for s in splits]
-        ax.bar(x + (i - (len(labels) - 1) / 2) * width, heights, width, label=names[lab])
-    ax.set_xticks(x, splits)
-    ax.set_ylabel("reviews")
-    ax.set_title("Label balance per split")
-    ax.legend()
-    return fig
-
-
-def plot_length_histogram(table, *, column: str = "words", bins: int = 40):
-    """Histogram of review lengths (`column`: chars, words or tokens), one colour per label."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots()
+    fig, (hist, cdf) = plt.subplots(1, 2, figsize=(12, 4.5))
     names = {0: "negative", 1: "positive", -1: "unlabelled"}
-    edges = np.histogram_bin_edges(table[column], bins=bins)
+    edges = np.histogram_bin_edges(table[column], bins=40)
     for label, group in table.groupby("label"):
-        ax.hist(group[column], bins=edges, alpha=0.55, label=names.get(int(label), str(label)))
-    ax.set_xlabel(f"review length ({column})")
-    ax.set_ylabel("reviews")
-    ax.set_title(f"Review length in {column}, by label")
-    ax.legend()
-    return fig
-
-
-def plot_token_length_cdf(table, *, marks: Sequence[int] = (128, 512)):
-    """Cumulative share of reviews by token length, with the chunk size and model limit marked."""
-    import matplotlib.pyplot as plt
-
+        hist.hist(group[column], bins=edges, alpha=0.55, label=names.get(int(label), str(label)))
+    hist.set(xlabel=f"review length ({column})", ylabel="reviews", title=f"Length in {column}")
+    hist.legend()
     lengths = np.sort(np.asarray(table["tokens"]))
-    share = np.arange(1, len(lengths) + 1) / len(lengths)
-    fig, ax = plt.subplots()
-    ax.plot(lengths, share, color="tab:blue")
+    cdf.plot(lengths, np.arange(1, len(lengths) + 1) / len(lengths), color="tab:blue")
     for mark, color in zip(marks, ("tab:orange", "tab:red", "tab:purple"), strict=False):
-        below = float((lengths <= mark).mean())
-        ax.axvline(
-            mark, color=color, linestyle="--", label=f"{mark} tokens: {below:.0%} of reviews fit"
-        )
-    ax.set_xlabel("review length (tokens, with [CLS] and [SEP])")
-    ax.set_ylabel("share of reviews at most this long")
-    ax.set_ylim(0, 1.02)
-    ax.set_title("Cumulative token length")
-    ax.legend(loc="lower right")
+        fit = float((lengths <= mark).mean())
+        cdf.axvline(mark, color=color, linestyle="--", label=f"{mark} tokens: {fit:.0%} fit")
+    cdf.set(xlabel="review length (tokens, with [CLS] and [SEP])", ylim=(0, 1.02))
+    cdf.set(ylabel="share of reviews at most this long", title="Cumulative token length")
+    cdf.legend(loc="lower right")
     return fig
-
-
-def preview(text: str, *, width: int = 100, max_chars: int = 600) -> str:
-    """A review wrapped to `width` columns and cut after `max_chars` characters, for printing."""
-    import textwrap
-
-    short = text if len(text) <= max_chars else text[:max_chars].rsplit(" ", 1)[0] + " [...]"
-    return "\n".join(textwrap.wrap(short, width=width))

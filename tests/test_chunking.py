@@ -21,22 +21,20 @@ from hypothesis import strategies as st  # noqa: E402
 from mlm_helpers import chunking  # noqa: E402
 from mlm_helpers.chunking import (  # noqa: E402
     check_chunk_size,
-    check_tokenizer,
     chunk_stream,
-    chunk_table,
     chunk_tokens,
-    compare_chunk_sizes,
-    decode_chunks,
     plot_chunk_layout,
     prepare_chunks,
-    tail_loss,
-    token_lengths,
     token_table,
     tokenize_reviews,
-    window_costs,
 )
 from mlm_helpers.config import embedded_profile  # noqa: E402
-from mlm_helpers.data import EMBEDDED_VOCAB, load_reviews, load_tokenizer  # noqa: E402
+from mlm_helpers.data import (  # noqa: E402
+    EMBEDDED_VOCAB,
+    check_tokenizer,
+    load_reviews,
+    load_tokenizer,
+)
 
 CLS, SEP, PAD = 2, 3, 0
 
@@ -234,7 +232,6 @@ def test_tokenize_reviews_columns(tokenized, test_reviews, tokenizer):
     assert row["input_ids"] == first["input_ids"]
     assert row["word_ids"] == [-1 if w is None else w for w in first.word_ids()]
     assert row["word_ids"][0] == row["word_ids"][-1] == -1  # [CLS] ... [SEP]
-    assert token_lengths(tokenized).tolist() == [len(r) for r in tokenized["input_ids"]]
 
 
 def first_split_word(tokenizer) -> tuple[list[int], int, int]:
@@ -288,47 +285,37 @@ def test_chunking_follows_row_order_of_a_shuffled_dataset(tokenized):
         np.testing.assert_array_equal(np.asarray(chunks[name]), expected[name])
 
 
+def total_tokens(tokenized) -> int:
+    return sum(len(row) for row in tokenized["input_ids"])
+
+
+def kept_tokens(chunks) -> int:
+    """Real tokens in the chunks: attention_mask 1 (all of them with the default tail="drop")."""
+    return int(np.asarray(chunks.with_format("numpy")[:]["attention_mask"]).sum())
+
+
 def test_pad_tail_on_dataset(tokenized, tokenizer):
     chunks = chunk_tokens(tokenized, 50, tail="pad", pad_id=tokenizer.pad_token_id, batch_size=100)
-    stats = tail_loss(tokenized, chunks)
-    assert stats["dropped"] == 0 and stats["kept"] == stats["tokens"]
+    assert kept_tokens(chunks) == total_tokens(tokenized)  # nothing dropped
     mask = np.asarray(chunks.with_format("numpy")[:]["attention_mask"])
     assert chunks.num_rows * 50 - mask.sum() < 3 * 50  # at most one padded row per map batch
 
 
-def test_tail_loss_is_exact(tokenized):
-    total = int(token_lengths(tokenized).sum())
+def test_drop_tail_loses_less_than_a_chunk_per_map_batch(tokenized):
+    total = total_tokens(tokenized)
     for batch_size in (1000, 40):
         chunks = chunk_tokens(tokenized, 128, batch_size=batch_size)
-        stats = tail_loss(tokenized, chunks)
-        assert stats["tokens"] == total
-        assert stats["kept"] == chunks.num_rows * 128
-        assert stats["dropped"] == total - chunks.num_rows * 128
+        assert kept_tokens(chunks) == chunks.num_rows * 128
         n_batches = -(-tokenized.num_rows // batch_size)
-        assert 0 <= stats["dropped"] < 128 * n_batches
-    one_batch = tail_loss(tokenized, chunk_tokens(tokenized, 128))
-    assert one_batch["dropped"] == total % 128
-    assert one_batch["dropped_share"] == pytest.approx(one_batch["dropped"] / total)
+        assert 0 <= total - kept_tokens(chunks) < 128 * n_batches
+    one_batch = chunk_tokens(tokenized, 128)
+    assert total - kept_tokens(one_batch) == total % 128
 
 
-def test_tail_loss_exact_with_num_proc(tokenized):
+def test_drop_tail_with_num_proc(tokenized):
     chunks = chunk_tokens(tokenized, 64, batch_size=1000, num_proc=2)
-    stats = tail_loss(tokenized, chunks)
-    assert stats["kept"] == chunks.num_rows * 64
-    assert 0 <= stats["dropped"] < 2 * 64  # one tail per worker's shard
-
-
-def test_decode_chunks_round_trip(tokenized, tokenizer):
-    chunks = chunk_tokens(tokenized.select(range(20)), 16)
-    texts = decode_chunks(chunks, tokenizer, chunks.num_rows)
-    ids, _, _ = stream_of(tokenized.select(range(20)))
-    kept = ids[: chunks.num_rows * 16]
-    assert texts == [tokenizer.decode(kept[i : i + 16]) for i in range(0, kept.size, 16)]
-    # Joined, the rows give back the reviews' words (decoding only re-spaces around cuts).
-    assert "".join(" ".join(texts).split()) == "".join(tokenizer.decode(kept).split())
-    assert decode_chunks(chunks, tokenizer, [1]) == texts[1:2]
-    assert texts[0].startswith("[CLS]")
-    assert "[CLS]" not in decode_chunks(chunks, tokenizer, 1, skip_special_tokens=True)[0]
+    assert kept_tokens(chunks) == chunks.num_rows * 64
+    assert 0 <= total_tokens(tokenized) - kept_tokens(chunks) < 2 * 64  # one tail per shard
 
 
 def test_token_table(tokenizer):
@@ -344,43 +331,6 @@ def test_token_table(tokenizer):
     for token, kind in zip(table["token"], kinds, strict=True):
         assert (kind == "##piece") == token.startswith("##")
     assert len(token_table(SPLIT_TEXT, tokenizer, max_tokens=3)) == 3
-
-
-def test_chunk_table_shows_the_cut(tokenizer):
-    words, first, _ = first_split_word(tokenizer)
-    ds = tokenize_reviews(datasets.Dataset.from_dict({"text": [SPLIT_TEXT]}), tokenizer)
-    chunks = chunk_tokens(ds, first + 1)
-    table = chunk_table(chunks, tokenizer, 1)
-    ids = np.asarray(chunks.with_format("numpy")[1]["input_ids"])
-    assert table["token"].tolist() == tokenizer.convert_ids_to_tokens(ids.tolist())
-    assert table["token"].iloc[0].startswith("##") and table["word_id"].iloc[0] == 0
-    assert (
-        table["word_id"].tolist() == np.asarray(chunks.with_format("numpy")[1]["word_ids"]).tolist()
-    )
-    assert table["attention_mask"].tolist() == [1] * (first + 1)
-    with pytest.raises(ValueError, match="row=99 is out of range"):
-        chunk_table(chunks, tokenizer, 99)
-
-
-def test_window_costs():
-    table = window_costs([100, 300, 600], sizes=(200, 600))
-    first, second = table.iloc[0], table.iloc[1]
-    assert first["window"] == 200 and first["reviews_longer"] == pytest.approx(2 / 3)
-    assert first["tokens_truncated"] == pytest.approx(1 - 500 / 1000)  # keeps 100 + 200 + 200
-    assert first["padding"] == pytest.approx(1 - 500 / 600)
-    assert second["tokens_truncated"] == 0.0
-    assert second["padding"] == pytest.approx(1 - 1000 / 1800)
-    with pytest.raises(ValueError, match="no token lengths"):
-        window_costs([])
-
-
-def test_compare_chunk_sizes(tokenized):
-    table = compare_chunk_sizes(tokenized, sizes=(64, 128, 256))
-    total = int(token_lengths(tokenized).sum())
-    assert table["chunks"].tolist() == [total // s for s in (64, 128, 256)]  # one map batch
-    assert table["attention_cost"].iloc[0] == 1.0
-    assert table["attention_cost"].iloc[1] == pytest.approx(2.0, rel=0.01)
-    assert (table["dropped"] == [total % s for s in (64, 128, 256)]).all()
 
 
 def test_plot_chunk_layout(tokenized):

@@ -38,18 +38,22 @@ def write_folder(root, rows=ROWS, fmt="parquet"):
 def test_embedded_corpus_has_the_imdb_schema():
     reviews = data.load_reviews("embedded", clean=False)
     assert list(reviews) == ["train", "test", "unsupervised"]
-    assert data.split_sizes(reviews) == {"train": 2500, "test": 2500, "unsupervised": 5000}
     assert reviews["train"].features["text"].dtype == "string"
-    balance = data.label_balance(reviews)
-    assert set(balance["unsupervised"]) == {-1}
-    assert abs(balance["train"][0] - balance["train"][1]) < 100
+    table = data.describe_corpus(reviews)
+    assert table["reviews"].to_dict() == {"train": 2500, "test": 2500, "unsupervised": 5000}
+    assert table.loc["unsupervised", ["negative", "positive", "unlabelled"]].tolist() == [
+        0,
+        0,
+        5000,
+    ]
+    assert abs(table.loc["train", "negative"] - table.loc["train", "positive"]) < 100
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl", "csv"])
 def test_local_folder_in_hub_layout(tmp_path, fmt):
     folder = write_folder(tmp_path, fmt=fmt)
     reviews = data.load_reviews(str(folder), clean=False)
-    assert data.split_sizes(reviews) == {"train": 3, "test": 2}
+    assert {split: ds.num_rows for split, ds in reviews.items()} == {"train": 3, "test": 2}
     assert reviews["test"][1]["text"] == "A great movie.<br />Loved it."
 
 
@@ -63,11 +67,32 @@ def test_local_files_by_split(tmp_path):
 def test_config_source_uses_its_splits_and_sampling():
     config = get_config("embedded", verbose=False, max_reviews=50)
     reviews = data.load_reviews(config)
-    assert data.split_sizes(reviews) == {"train": 50, "unsupervised": 50, "test": 50}
+    assert {split: ds.num_rows for split, ds in reviews.items()} == {
+        "train": 50,
+        "unsupervised": 50,
+        "test": 50,
+    }
     again = data.load_reviews(config)
     assert reviews["train"]["text"] == again["train"]["text"]  # same seed, same sample
     other = data.load_reviews(config.replace(seed=1))
     assert reviews["train"]["text"] != other["train"]["text"]
+
+
+def test_explicit_clean_wins_over_the_config():
+    # Defect 2 of issue 20: with a RunConfig, seed= and clean= were silently replaced by the config's.
+    config = get_config("embedded", verbose=False, max_reviews=200)
+    assert config.clean_html and config.seed != 1
+    cleaned = data.load_reviews(config)["train"]["text"]
+    assert not any("<br" in t for t in cleaned)
+    raw = data.load_reviews(config, clean=False)["train"]["text"]
+    assert sum("<br" in t for t in raw) > 50
+
+
+def test_explicit_seed_wins_over_the_config():
+    config = get_config("embedded", verbose=False, max_reviews=200)
+    cleaned = data.load_reviews(config)["train"]["text"]
+    reseeded = data.load_reviews(config, seed=1)["train"]["text"]
+    assert reseeded == data.load_reviews(config.replace(seed=1))["train"]["text"] != cleaned
 
 
 def test_missing_split(tmp_path):
@@ -150,15 +175,21 @@ def test_clean_text(raw, clean):
 
 def test_statistics_on_known_corpus(tmp_path, embedded_tokenizer):
     reviews = data.load_reviews(str(write_folder(tmp_path)), clean=False)
-    assert data.label_balance(reviews) == {"train": {0: 2, 1: 1}, "test": {0: 1, 1: 1}}
-    assert data.share_with_html_breaks(reviews["train"]["text"]) == pytest.approx(1 / 3)
-    assert data.find_duplicates(reviews["train"]) == {"Awful film.": 2}
+    corpus = data.describe_corpus(reviews, train_splits=("train",))
+    assert corpus[["reviews", "negative", "positive", "unlabelled"]].to_dict("index") == {
+        "train": {"reviews": 3, "negative": 2, "positive": 1, "unlabelled": 0},
+        "test": {"reviews": 2, "negative": 1, "positive": 1, "unlabelled": 0},
+    }
+    assert corpus["with_br"].tolist() == pytest.approx([1 / 3, 1 / 2])
+    assert corpus["duplicate_rows"].tolist() == [2, 0]  # "Awful film." twice
+    # the test review "A great movie.<br />Loved it." is the training one once cleaned
+    assert corpus["in_training"].tolist() == [pd.NA, 1]
+    assert "in_training" not in data.describe_corpus(reviews)
     table = data.length_table(reviews["train"], embedded_tokenizer)
     assert table["words"].tolist() == [5, 2, 2]
     assert table["chars"].tolist() == [35, 11, 11]
     # "awful film ." + [CLS] and [SEP]
     assert table["tokens"].tolist()[1] == 5
-    assert data.share_over([100, 200, 600], limits=(128, 512)) == {128: 2 / 3, 512: 1 / 3}
 
 
 def test_tokenizer_is_fast_with_mask_token(embedded_tokenizer):
@@ -194,13 +225,15 @@ def test_figures_show_the_data(tmp_path, embedded_tokenizer):
     import matplotlib.pyplot as plt
 
     reviews = data.load_reviews(str(write_folder(tmp_path)), clean=False)
-    fig = data.plot_label_balance(reviews)
-    heights = sorted(p.get_height() for p in fig.axes[0].patches)
-    assert heights == [1, 1, 1, 2]
     table = data.length_table(reviews["train"], embedded_tokenizer)
-    fig2 = data.plot_token_length_cdf(table)
-    line = fig2.axes[0].get_lines()[0]
+    hist, cdf = data.plot_lengths(table).axes
+    assert sum(p.get_height() for p in hist.patches) == 3  # every review in one bar
+    line = cdf.get_lines()[0]
     assert np.all(np.diff(line.get_ydata()) > 0) and line.get_ydata()[-1] == 1.0
+    assert [text.get_text() for text in cdf.get_legend().get_texts()] == [
+        "128 tokens: 100% fit",
+        "512 tokens: 100% fit",
+    ]
     plt.close("all")
 
 
@@ -256,7 +289,25 @@ def test_texts_empty_after_cleaning_are_refused_at_load(tmp_path, text):
         data.load_reviews({"train": blank, "test": good})
 
 
-def test_unknown_name_offline_fails_at_once(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(DataError, match="'my_reviews' is neither a local folder nor .* reachable"):
+def no_network(*args, **kwargs):
+    raise AssertionError("network I/O")
+
+
+def test_resolving_a_hub_id_does_no_network_io(monkeypatch):
+    import socket
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    assert data._source_args("someone/reviews") == (("someone/reviews",), {})
+
+
+def test_a_hub_dataset_that_cannot_be_loaded_is_named_with_the_fix(monkeypatch):
+    import datasets.config
+    import huggingface_hub.constants
+
+    # offline mode: `load_dataset` fails at once (ConnectionError) instead of retrying
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    message = r"'my_reviews' is not a local folder and could not be loaded .*HF_HUB_OFFLINE.*'\./my_reviews'"
+    with pytest.raises(DataError, match=message):
         data.load_reviews("my_reviews")

@@ -52,9 +52,9 @@ from mlm_helpers.masking import (
     MODEL_INPUTS,
     RANDOM,
     MaskingSpec,
+    count_outcomes,
     fixed_eval_masks,
     mask_chunks,
-    masking_outcomes,
 )
 from mlm_helpers.paths import EMBEDDED_DATASET_DIR
 from mlm_helpers.publishing import load_from_folder, missing_hub_files, publish, write_model_card
@@ -270,7 +270,7 @@ def test_hub_masking_with_the_full_vocabulary(config, tokenizer, all_chunks, kin
     assert (inputs[outcome == MASKED] == spec.mask_token_id).all()
     np.testing.assert_array_equal(inputs[outcome == KEPT], original[outcome == KEPT])
 
-    counts = masking_outcomes(masked, spec)
+    counts = count_outcomes(masked, spec)
     assert counts["chosen"] > 100_000  # a sample where 1% is more than 10 standard deviations
     assert counts["chosen_share"] == pytest.approx(0.15, abs=0.01)
     for name, share in (("mask", 0.8), ("random", 0.1), ("kept", 0.1)):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from synthetic import synthetic_chunks
 
 from mlm_helpers import RunConfig
 from mlm_helpers import masking as mk
@@ -84,7 +85,7 @@ def text_chunks(tokenizer):
 
 @pytest.fixture(scope="module")
 def big_chunks(tokenizer):
-    return mk.synthetic_chunks(tokenizer, 3000, 128, seed=5)
+    return synthetic_chunks(tokenizer, 3000, 128, seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +152,7 @@ def homogeneity_p_value(a: np.ndarray, b: np.ndarray) -> float:
 
 # ------------------------------------------------------------------------------ statistics
 def test_token_masking_statistics(big_chunks, big_masked, spec):
-    counts = mk.masking_outcomes(big_masked, spec)
+    counts = mk.count_outcomes(big_masked, spec)
     n_chosen = counts["chosen"]
     assert abs(counts["chosen_share"] - 0.15) < z_bound(0.15, counts["maskable"])
     assert abs(counts["mask_share"] - 0.8) < z_bound(0.8, n_chosen)
@@ -182,7 +183,7 @@ def test_labels_and_unchanged_positions(big_chunks, big_masked):
 def test_whole_word_share_stays_close_to_p(big_chunks, spec):
     ww = spec.replace(kind="whole_word")
     masked = mk.mask_chunks(big_chunks, ww, seed=3)
-    counts = mk.masking_outcomes(masked, ww)
+    counts = mk.count_outcomes(masked, ww)
     # Tokens of one word move together (~1.7 pieces per word): widen the token-level bound.
     assert abs(counts["chosen_share"] - 0.15) < 2 * z_bound(0.15, counts["maskable"])
     # Per word: share of chosen words and their 80/10/10 split.
@@ -329,7 +330,7 @@ def test_each_epoch_is_a_new_permutation_with_the_masks_of_mask_chunks(built, sp
     for epoch in (0, 2):
         order = mk.epoch_permutation(len(train["input_ids"]), 9, epoch).numpy()[: steps * 8]
         expected = mk.mask_chunks(train, spec, seed=9, epoch=epoch)
-        batches = collect(data.train_epoch(epoch))
+        batches = collect(data.train_from(epoch).take(steps))
         ids = np.concatenate([b[0] for b in batches])
         labels = np.concatenate([b[2] for b in batches])
         np.testing.assert_array_equal(ids, expected["input_ids"][order])
@@ -352,8 +353,6 @@ def test_resume_equals_the_uninterrupted_stream(built, epoch, skip):
     for a, b in zip(resumed, uninterrupted, strict=True):
         for left, right in zip(a, b, strict=True):
             np.testing.assert_array_equal(left, right)
-    kwargs = data.fit_kwargs(initial_epoch=epoch)
-    assert kwargs["initial_epoch"] == epoch and kwargs["steps_per_epoch"] == data.steps_per_epoch
 
 
 def test_fixed_eval_masks_are_identical_across_passes(built, tokenizer):
@@ -391,7 +390,7 @@ def test_whole_word_pipeline_from_a_datasets_dataset(tokenizer, text_chunks):
 def test_statistics_match_transformers_collator(tokenizer, spec):
     from transformers import DataCollatorForLanguageModeling
 
-    chunks = mk.synthetic_chunks(tokenizer, 1500, 128, seed=21)
+    chunks = synthetic_chunks(tokenizer, 1500, 128, seed=21)
     collator = DataCollatorForLanguageModeling(
         tokenizer, mlm_probability=0.15, return_tensors="np", seed=0
     )
@@ -407,10 +406,9 @@ def test_statistics_match_transformers_collator(tokenizer, spec):
     n = int(maskable.sum())
 
     # Read both the same way (from ids and labels), as one would read the collator's output.
-    a = mk.count_outcomes(ours["input_ids"], ours["labels"], spec.mask_token_id, maskable=maskable)
-    b = mk.count_outcomes(
-        theirs["input_ids"], theirs["labels"], spec.mask_token_id, maskable=maskable
-    )
+    a = mk.count_outcomes({"input_ids": ours["input_ids"], "labels": ours["labels"]}, spec)
+    b = mk.count_outcomes({"input_ids": theirs["input_ids"], "labels": theirs["labels"]}, spec)
+    assert a["maskable"] == b["maskable"] == n  # the original rows, recovered from ids and labels
     assert not np.any((theirs["labels"] != mk.IGNORE_INDEX) & ~maskable)  # same maskable set
     # 1. Share of chosen tokens: two-proportion z-test.
     pooled = (a["chosen"] + b["chosen"]) / (2 * n)
@@ -550,27 +548,25 @@ def test_decode_masked_row_shows_masks_random_and_kept(tokenizer):
     ids = tokenizer.convert_tokens_to_ids(["[CLS]", "ka", pieces[0], "ba", "lo", "[SEP]", "[PAD]"])
     masked = [ids[0], ids[1], tokenizer.mask_token_id, vocab["lo"], ids[4], ids[5], ids[6]]
     labels = [-100, -100, ids[2], ids[3], ids[4], -100, -100]
-    text = mk.decode_masked_row(tokenizer, masked, labels, [1, 1, 1, 1, 1, 1, 0])
-    assert text == "[CLS] ka[MASK] <lo|was ba> {lo} [SEP]"
-    outcome = [0, 0, mk.MASKED, mk.RANDOM, mk.KEPT, 0, 0]
-    assert mk.decode_masked_row(tokenizer, masked, labels, outcome=outcome).endswith("[SEP] [PAD]")
+    row = {"input_ids": [masked], "labels": [labels], "attention_mask": [[1, 1, 1, 1, 1, 1, 0]]}
+    assert mk.decode_masked_rows(tokenizer, row, [0]) == ["[CLS] ka[MASK] <lo|was ba> {lo} [SEP]"]
+    row = {"input_ids": [masked], "labels": [labels], "outcome": [[0, 0, 1, 2, 3, 0, 0]]}
+    assert mk.decode_masked_rows(tokenizer, row, [0])[0].endswith("[SEP] [PAD]")
 
 
 def test_count_outcomes_from_ids_agrees_with_exact_outcome(big_masked, spec):
-    exact = mk.count_outcomes(
-        big_masked["input_ids"],
-        big_masked["labels"],
-        spec.mask_token_id,
-        outcome=big_masked["outcome"],
+    exact = mk.count_outcomes(big_masked, spec)
+    read = mk.count_outcomes(
+        {"input_ids": big_masked["input_ids"], "labels": big_masked["labels"]}, spec
     )
-    read = mk.count_outcomes(big_masked["input_ids"], big_masked["labels"], spec.mask_token_id)
+    assert read["maskable"] == exact["maskable"]  # original rows recovered from ids and labels
     assert exact["chosen"] == read["chosen"] and exact["mask"] <= read["mask"]
     # Only random draws that hit the original id (or the mask id) are read differently.
     assert 0 <= exact["random"] - read["random"] <= 4 * exact["random"] * 2 / spec.vocab_size + 5
 
 
 def test_model_fit_reads_each_epoch_once_and_resumes(built):
-    """fit_kwargs gives Keras the contract it needs (steps_per_epoch over a multi-epoch stream)."""
+    """`train_from` + `steps_per_epoch` give Keras the contract it needs (a multi-epoch stream)."""
     from mlm_helpers.runtime import import_keras
 
     keras = import_keras()
@@ -593,7 +589,15 @@ def test_model_fit_reads_each_epoch_once_and_resumes(built):
         counter = keras.callbacks.LambdaCallback(
             on_train_batch_end=lambda b, _, seen=steps: seen.append(b)
         )
-        history = model.fit(**data.fit_kwargs(first_epoch), callbacks=[counter], verbose=0)
+        history = model.fit(
+            data.train_from(first_epoch),
+            epochs=data.epochs,
+            initial_epoch=first_epoch,
+            steps_per_epoch=data.steps_per_epoch,
+            validation_data=data.eval,
+            callbacks=[counter],
+            verbose=0,
+        )
         assert len(history.history["val_loss"]) == data.epochs - first_epoch
         assert len(steps) == (data.epochs - first_epoch) * data.steps_per_epoch
 
@@ -604,7 +608,7 @@ def test_outcome_figure_shows_the_measured_shares(big_chunks, big_masked, spec):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    counts = mk.masking_outcomes(big_masked, spec)
+    counts = mk.count_outcomes(big_masked, spec)
     fig = mk.plot_outcome_shares({"token": counts}, spec)
     heights = [p.get_height() for p in fig.axes[0].patches]
     names = ["chosen_share", "mask_share", "random_share", "kept_share"]
@@ -613,8 +617,6 @@ def test_outcome_figure_shows_the_measured_shares(big_chunks, big_masked, spec):
         0.8, abs=0.02
     )
     assert dashed_targets(fig) == pytest.approx([0.15, 0.8, 0.1, 0.1])
-    with pytest.raises(ValueError, match="maskable"):
-        mk.plot_outcome_shares({"no share": {"mask_share": 1.0}}, spec)
     plt.close("all")
 
 
@@ -631,7 +633,7 @@ def test_outcome_figure_targets_come_from_the_spec(big_chunks, spec):
     import matplotlib.pyplot as plt
 
     odd = spec.replace(mlm_probability=0.3, mask_replace_prob=0.5, random_replace_prob=0.3)
-    counts = mk.masking_outcomes(mk.mask_chunks(big_chunks, odd, seed=2), odd)
+    counts = mk.count_outcomes(mk.mask_chunks(big_chunks, odd, seed=2), odd)
     fig = mk.plot_outcome_shares({"token": counts}, odd)
     targets = dashed_targets(fig)
     assert targets == pytest.approx([0.3, 0.5, 0.3, 0.2])
@@ -640,7 +642,7 @@ def test_outcome_figure_targets_come_from_the_spec(big_chunks, spec):
     plt.close("all")
 
 
-def test_masking_outcomes_counts_exactly_on_the_original_rows():
+def test_count_outcomes_counts_exactly_on_the_original_rows():
     """A hand-made `mask_chunks` result whose counts are known: a masked position (whose new id is
     the special mask id) still counts as maskable, and a random draw that hit the original id
     counts as random - only the outcome array tells."""
@@ -653,7 +655,7 @@ def test_masking_outcomes_counts_exactly_on_the_original_rows():
         "labels": np.array([[-100, 10, 11, 12, 13, -100, -100, -100]], np.int32),
         "outcome": np.array([[0, mk.MASKED, mk.RANDOM, mk.KEPT, mk.RANDOM, 0, 0, 0]], np.int8),
     }
-    counts = mk.masking_outcomes(masked, small)
+    counts = mk.count_outcomes(masked, small)
     assert counts == {
         "chosen": 4,
         "mask": 1,

@@ -25,20 +25,17 @@ comparable between epochs and runs.
 The layers, one module each:
 
     spec        MaskingSpec, maskable_positions, IGNORE_INDEX, MODEL_INPUTS, outcome codes
-    inputs      chunk_arrays (checks stage 02's chunks), synthetic_chunks
+    inputs      chunk_arrays (checks stage 02's chunks)
     random_ops  the counter-based hash: masking_key, mask_batch, epoch_permutation,
                 mask_chunks, fixed_eval_masks
     stream      the tf.data builder: build_datasets, MLMDatasets, keras_batches
-    inspection  for notebook 03: count_outcomes, masking_outcomes, decode_masked_row(s),
-                plot_outcome_shares
+    inspection  for notebook 03: count_outcomes, decode_masked_rows, plot_outcome_shares
 """
 
-from .inputs import chunk_arrays, synthetic_chunks
+from .inputs import chunk_arrays
 from .inspection import (
     count_outcomes,
-    decode_masked_row,
     decode_masked_rows,
-    masking_outcomes,
     plot_outcome_shares,
 )
 from .random_ops import (
@@ -78,7 +75,6 @@ __all__ = [
     "build_datasets",
     "chunk_arrays",
     "count_outcomes",
-    "decode_masked_row",
     "decode_masked_rows",
     "epoch_permutation",
     "fixed_eval_masks",
@@ -87,7 +83,5 @@ __all__ = [
     "mask_chunks",
     "maskable_positions",
     "masking_key",
-    "masking_outcomes",
     "plot_outcome_shares",
-    "synthetic_chunks",
 ]

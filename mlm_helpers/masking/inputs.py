@@ -1,5 +1,4 @@
-"""Masking's input: stage 02's chunks checked and turned into 2-D int32 arrays (`chunk_arrays`),
-or made up in the same layout for benchmarks and tests (`synthetic_chunks`)."""
+"""Masking's input: stage 02's chunks checked and turned into 2-D int32 arrays (`chunk_arrays`)."""
 
 from __future__ import annotations
 
@@ -21,6 +20,34 @@ def _column_from_dataset(table: Any, name: str) -> np.ndarray | list:
         return list(lengths)
     values = column.flatten().to_numpy(zero_copy_only=False)
     return values.reshape(len(lengths), int(lengths[0]) if len(lengths) else 0)
+
+
+def _column(chunks: Any, table: Any, name: str) -> np.ndarray:
+    """One chunk column as a 2-D int32 array; ValueError when its rows are ragged, not lists of
+    ids, or not integers."""
+    if table is not None:
+        values: Any = _column_from_dataset(table, name)
+    elif isinstance(chunks, Mapping):
+        try:
+            values = np.asarray(chunks[name])
+        except ValueError:  # inhomogeneous nested lists
+            values = [len(row) for row in chunks[name]]
+    else:  # a Dataset without rows
+        values = np.zeros((0, 0), np.int32)
+    if isinstance(values, list) or values.dtype == object:
+        lengths = values if isinstance(values, list) else [len(r) for r in values]
+        raise ValueError(
+            f"column {name!r} has rows of different lengths ({sorted(set(lengths))[:5]}...): "
+            "chunks must all have the same length (chunk_size); re-run the chunking step"
+        )
+    if values.ndim != 2:
+        raise ValueError(
+            f"column {name!r} must hold one list of token ids per row (a 2-D array), got shape "
+            f"{values.shape}"
+        )
+    if values.size and not np.issubdtype(values.dtype, np.integer):
+        raise ValueError(f"column {name!r} must hold integers, got dtype {values.dtype}")
+    return values.astype(np.int32, copy=False)
 
 
 def chunk_arrays(
@@ -46,39 +73,12 @@ def chunk_arrays(
         )
     missing = [c for c in wanted if c not in names]
     if missing:
-        hint = (
-            " (whole-word masking needs word_ids: keep them when chunking)"
-            if ("word_ids" in missing)
-            else ""
-        )
+        hint = " (whole-word masking needs word_ids: keep them when chunking)"
+        hint = hint if "word_ids" in missing else ""
         raise ValueError(f"chunks have no column(s) {missing}; they have {names}{hint}")
 
-    arrays: dict[str, np.ndarray] = {}
-    for name in wanted + tuple(c for c in optional if c in names):
-        if table is None and isinstance(chunks, Mapping):
-            try:
-                values: Any = np.asarray(chunks[name])
-            except ValueError:  # inhomogeneous nested lists
-                values = [len(row) for row in chunks[name]]
-        elif table is None:
-            values = np.zeros((0, 0), np.int32)
-        else:
-            values = _column_from_dataset(table, name)
-        if isinstance(values, list) or values.dtype == object:
-            lengths = values if isinstance(values, list) else [len(r) for r in values]
-            raise ValueError(
-                f"column {name!r} has rows of different lengths ({sorted(set(lengths))[:5]}...): "
-                "chunks must all have the same length (chunk_size); re-run the chunking step"
-            )
-        if values.ndim != 2:
-            raise ValueError(
-                f"column {name!r} must hold one list of token ids per row (a 2-D array), got shape "
-                f"{values.shape}"
-            )
-        if values.size and not np.issubdtype(values.dtype, np.integer):
-            raise ValueError(f"column {name!r} must hold integers, got dtype {values.dtype}")
-        arrays[name] = values.astype(np.int32, copy=False)
-
+    kept = wanted + tuple(c for c in optional if c in names)
+    arrays = {name: _column(chunks, table, name) for name in kept}
     shapes = {name: a.shape for name, a in arrays.items()}
     if len(set(shapes.values())) > 1:
         raise ValueError(
@@ -98,48 +98,3 @@ def chunk_arrays(
             "ids: were the chunks made with a different tokenizer?"
         )
     return arrays
-
-
-def synthetic_chunks(
-    tokenizer: Any, n_rows: int, chunk_size: int = 128, *, seed: int = 0
-) -> dict[str, np.ndarray]:
-    """Chunks in stage 02's layout made of random word pieces: fake reviews ``[CLS] ... [SEP]``
-    concatenated and cut into rows, with chunk-local `word_ids` (words of 1-3 pieces).
-
-    For speed comparisons and tests that need many rows without a corpus (benchmarks/masking.py
-    and the masking tests).
-    """
-    if n_rows < 1 or chunk_size < 2:
-        raise ValueError(f"need n_rows >= 1 and chunk_size >= 2, got {n_rows} and {chunk_size}")
-    rng = np.random.default_rng(seed)
-    special = set(int(i) for i in tokenizer.all_special_ids)
-    regular = np.array([i for i in range(len(tokenizer)) if i not in special], np.int32)
-    total = n_rows * chunk_size
-    ids, words = [], []
-    produced, next_word = 0, 0
-    while produced < total:
-        n_words = int(rng.integers(30, 300))
-        pieces = rng.choice([1, 1, 1, 2, 2, 3], size=n_words)  # mean ~1.7 pieces per word
-        word_of_piece = np.repeat(np.arange(next_word, next_word + n_words), pieces)
-        next_word += n_words
-        ids.append(
-            np.concatenate(
-                (
-                    [tokenizer.cls_token_id],
-                    rng.choice(regular, size=len(word_of_piece)),
-                    [tokenizer.sep_token_id],
-                )
-            )
-        )
-        words.append(np.concatenate(([-1], word_of_piece, [-1])))
-        produced += len(word_of_piece) + 2
-    flat_ids = np.concatenate(ids)[:total].reshape(n_rows, chunk_size).astype(np.int32)
-    flat_words = np.concatenate(words)[:total].reshape(n_rows, chunk_size)
-    real = flat_words >= 0
-    first = np.where(real, flat_words, np.iinfo(np.int64).max).min(axis=1, keepdims=True)
-    local = np.where(real, flat_words - first, -1).astype(np.int32)
-    return {
-        "input_ids": flat_ids,
-        "attention_mask": np.ones_like(flat_ids),
-        "word_ids": local,
-    }

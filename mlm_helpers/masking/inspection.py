@@ -10,63 +10,42 @@ import numpy as np
 from .spec import IGNORE_INDEX, KEPT, MASKED, OUTCOMES, RANDOM, MaskingSpec, maskable_positions
 
 
-def count_outcomes(
-    masked_ids: np.ndarray,
-    labels: np.ndarray,
-    mask_token_id: int,
-    *,
-    outcome: np.ndarray | None = None,
-    maskable: np.ndarray | None = None,
-) -> dict[str, float]:
-    """Count the mask / random / kept outcomes over many rows (notebook 03 counts the collator's).
+def count_outcomes(masked: Mapping[str, np.ndarray], spec: MaskingSpec) -> dict[str, float]:
+    """Count the mask / random / kept outcomes of masked rows, and the share of maskable positions
+    chosen (notebook 03 counts ours and the collator's).
 
-    Works for our arrays and for a collator's output alike. With `outcome` (from `mask_chunks`)
-    the counts are exact; without it they are read off the ids, and a random replacement that
-    happened to draw the original id (or the mask id) counts as kept (or masked) - about 1 in
-    vocab_size of them. With `maskable` the share of chosen positions is reported too.
+    `masked` holds ``input_ids`` (masked) and ``labels``, as a `mask_chunks` result or a collator's
+    batch does. With an ``outcome`` array (from `mask_chunks`) the counts are exact; without it
+    they are read off the ids, and a random replacement that happened to draw the original id (or
+    the mask id) counts as kept (or masked) - about 1 in vocab_size of them. The maskable positions
+    are those of the original rows (``original_ids``, else the labels where chosen and the ids
+    elsewhere) that ``attention_mask`` (all ones if absent) keeps.
     """
-    labels = np.asarray(labels)
+    ids, labels = np.asarray(masked["input_ids"]), np.asarray(masked["labels"])
     chosen = labels != IGNORE_INDEX
-    if outcome is not None:
-        outcome = np.asarray(outcome)
-        n_mask = int(np.sum(outcome == MASKED))
-        n_random = int(np.sum(outcome == RANDOM))
-        n_kept = int(np.sum(outcome == KEPT))
+    if "outcome" in masked:
+        outcome = np.asarray(masked["outcome"])
+        n_mask, n_random, n_kept = (int(np.sum(outcome == code)) for code in (MASKED, RANDOM, KEPT))
     else:
-        masked_ids = np.asarray(masked_ids)
-        is_mask = chosen & (masked_ids == mask_token_id)
-        is_kept = chosen & ~is_mask & (masked_ids == labels)
-        n_mask, n_kept = int(is_mask.sum()), int(is_kept.sum())
+        is_mask = chosen & (ids == spec.mask_token_id)
+        n_mask, n_kept = int(is_mask.sum()), int((chosen & ~is_mask & (ids == labels)).sum())
         n_random = int(chosen.sum()) - n_mask - n_kept
-    n_chosen = int(chosen.sum())
-    counts: dict[str, float] = {
-        "chosen": n_chosen,
-        "mask": n_mask,
-        "random": n_random,
-        "kept": n_kept,
-    }
+    original = masked.get("original_ids", np.where(chosen, labels, ids))
+    attention = masked.get("attention_mask", np.ones_like(ids))
+    n_chosen, n_maskable = (
+        int(chosen.sum()),
+        int(maskable_positions(original, attention, spec).sum()),
+    )
+    counts: dict[str, float] = {"chosen": n_chosen, "mask": n_mask, "random": n_random}
+    counts["kept"] = n_kept
     for name in OUTCOMES.values():
         counts[f"{name}_share"] = counts[name] / n_chosen if n_chosen else 0.0
-    if maskable is not None:
-        n_maskable = int(np.sum(maskable))
-        counts["maskable"] = n_maskable
-        counts["chosen_share"] = n_chosen / n_maskable if n_maskable else 0.0
+    counts["maskable"] = n_maskable
+    counts["chosen_share"] = n_chosen / n_maskable if n_maskable else 0.0
     return counts
 
 
-def masking_outcomes(masked: Mapping[str, np.ndarray], spec: MaskingSpec) -> dict[str, float]:
-    """`count_outcomes` of a `mask_chunks` / `fixed_eval_masks` result, exact (from its outcome
-    array) and with the share of maskable positions chosen (notebook 03's check of the recipe)."""
-    return count_outcomes(
-        masked["input_ids"],
-        masked["labels"],
-        spec.mask_token_id,
-        outcome=masked["outcome"],
-        maskable=maskable_positions(masked["original_ids"], masked["attention_mask"], spec),
-    )
-
-
-def decode_masked_row(
+def _decode_row(
     tokenizer: Any,
     masked_ids: Sequence[int],
     labels: Sequence[int],
@@ -74,13 +53,7 @@ def decode_masked_row(
     *,
     outcome: Sequence[int] | None = None,
 ) -> str:
-    """A masked row as readable text (one row of `decode_masked_rows`).
-
-    ``[MASK]`` stays as is, a random replacement is shown as ``<new|was original>`` and a chosen
-    token left unchanged as ``{token}``; pieces of one word are joined ("play##ing" -> "playing")
-    and padding is dropped. Without `outcome` a position is read as random when its id differs
-    from its label and is not the mask id.
-    """
+    """One masked row as readable text (see `decode_masked_rows`)."""
     ids = [int(i) for i in masked_ids]
     labs = [int(i) for i in labels]
     keep = [1] * len(ids) if attention_mask is None else [int(a) for a in attention_mask]
@@ -117,15 +90,21 @@ def decode_masked_row(
 def decode_masked_rows(
     tokenizer: Any, masked: Mapping[str, np.ndarray], rows: Iterable[int]
 ) -> list[str]:
-    """`decode_masked_row` for several rows of a `mask_chunks` / `fixed_eval_masks` result
-    (notebook 03)."""
+    """Rows `rows` of a `mask_chunks` result (or a collator's batch) as readable text (notebook 03).
+
+    ``[MASK]`` stays as is, a random replacement is shown as ``<new|was original>`` and a chosen
+    token left unchanged as ``{token}``; pieces of one word are joined ("play##ing" -> "playing")
+    and padding is dropped. Without an ``outcome`` array a position is read as random when its id
+    differs from its label and is not the mask id.
+    """
     outcome = masked.get("outcome")
+    attention = masked.get("attention_mask")
     return [
-        decode_masked_row(
+        _decode_row(
             tokenizer,
             masked["input_ids"][i],
             masked["labels"][i],
-            masked["attention_mask"][i],
+            None if attention is None else attention[i],
             outcome=None if outcome is None else outcome[i],
         )
         for i in rows
@@ -136,8 +115,8 @@ def plot_outcome_shares(counts: Mapping[str, Mapping[str, float]], spec: Masking
     """Bar chart of the masking recipe as measured: the share of maskable tokens chosen, and how
     the chosen split into [MASK] / random / kept, one bar group per masking variant (notebook 03).
 
-    `counts` maps a label (e.g. "token", "whole word", "collator") to a `count_outcomes` result
-    computed with `maskable`. Dashed lines mark the target shares, read from `spec`: its
+    `counts` maps a label (e.g. "token", "whole word", "collator") to a `count_outcomes` result.
+    Dashed lines mark the target shares, read from `spec`: its
     `mlm_probability`, `mask_replace_prob`, `random_replace_prob` and the rest (kept).
     """
     import matplotlib.pyplot as plt
@@ -155,10 +134,6 @@ def plot_outcome_shares(counts: Mapping[str, Mapping[str, float]], spec: Masking
     x = np.arange(len(names))
     width = 0.8 / max(len(counts), 1)
     for i, (label, measured) in enumerate(counts.items()):
-        if "chosen_share" not in measured:
-            raise ValueError(
-                f"counts for {label!r} lack chosen_share: pass maskable= to count_outcomes"
-            )
         offset = (i - (len(counts) - 1) / 2) * width
         ax.bar(x + offset, [measured[n] for n in names], width, label=label)
     for xi, target in zip(x, targets, strict=True):

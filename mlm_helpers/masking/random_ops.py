@@ -26,6 +26,8 @@ from ..runtime import import_tensorflow
 from .inputs import chunk_arrays
 from .spec import IGNORE_INDEX, KEPT, MASKED, NOT_CHOSEN, RANDOM, MaskingSpec
 
+tf = import_tensorflow()
+
 # Independent random streams: training masks, evaluation masks.
 TRAIN_STREAM, EVAL_STREAM = 0, 1
 # Sub-streams of one (stream, epoch) key.
@@ -38,15 +40,8 @@ _MIX2 = 0x94D049BB133111EB
 _TWO32 = 2**32
 
 
-@functools.cache
-def _tf() -> Any:
-    """TensorFlow, imported once through the runtime guard (not on every op-building call)."""
-    return import_tensorflow()
-
-
 # ------------------------------------------------------------------------------------ the hash
 def _u64(value: Any):
-    tf = _tf()
     if isinstance(value, int):
         return tf.constant(value % 2**64, tf.uint64)
     return tf.cast(value, tf.uint64)  # int32/int64 tensors; -1 wraps to 2**64 - 1 (never used)
@@ -54,7 +49,6 @@ def _u64(value: Any):
 
 def _mix64(z):
     """SplitMix64's finaliser: a bijection on uint64 that scatters every input bit."""
-    tf = _tf()
     b = tf.bitwise
     z = b.bitwise_xor(z, b.right_shift(z, _u64(30))) * _u64(_MIX1)
     z = b.bitwise_xor(z, b.right_shift(z, _u64(27))) * _u64(_MIX2)
@@ -83,7 +77,6 @@ def _position_bits(row_keys: Any, length: Any) -> Any:
     One 64-bit draw feeds two neighbouring positions (its two halves, via a bitcast), which halves
     the hashing work.
     """
-    tf = _tf()
     half = (length + 1) // 2
     draw = _combine(row_keys, _u64(tf.range(half))[tf.newaxis, :])
     bits = tf.reshape(tf.bitcast(draw, tf.uint32), tf.stack([tf.shape(draw)[0], 2 * half]))
@@ -124,7 +117,6 @@ def mask_batch(
     ``spec.kind == "whole_word"``. `maskable` (bool ``[B, L]``, see `maskable_positions`) may be
     passed precomputed to save work; it is derived from the ids otherwise.
     """
-    tf = _tf()
     ids = tf.cast(input_ids, tf.int32)
     length = ids.shape[-1] if ids.shape[-1] is not None else tf.shape(ids)[-1]
     rows = _u64(row_ids)[:, tf.newaxis]
@@ -177,7 +169,6 @@ def mask_batch(
 
 def epoch_permutation(n_rows: int, seed: int, epoch: Any):
     """The shuffle order of one epoch: a permutation of ``range(n_rows)`` fixed by (seed, epoch)."""
-    tf = _tf()
     key = _combine(masking_key(seed, epoch, TRAIN_STREAM), _u64(_SHUFFLE))
     scores = _combine(key, _u64(tf.range(n_rows, dtype=tf.int64)))
     return tf.argsort(tf.cast(tf.bitwise.right_shift(scores, _u64(1)), tf.int64), stable=True)
@@ -188,7 +179,6 @@ def epoch_permutation(n_rows: int, seed: int, epoch: Any):
 def _compiled_masker(spec: MaskingSpec):
     """`mask_batch` as one tf.function per spec, reused across calls: the key is an argument, so
     masking another seed or epoch does not trace again (shapes vary only in the batch size)."""
-    tf = _tf()
 
     @tf.function(autograph=False, reduce_retracing=True)
     def run(batch, rows, key):
@@ -221,7 +211,6 @@ def mask_chunks(
     `TRAIN_STREAM`), whatever the batch it lands in. Used in notebook 03 to look at masks, and by
     `fixed_eval_masks`.
     """
-    tf = _tf()
     arrays = chunk_arrays(
         chunks, need_word_ids=spec.kind == "whole_word", vocab_size=spec.vocab_size
     )
@@ -250,6 +239,6 @@ def fixed_eval_masks(eval_chunks: Any, spec: MaskingSpec, *, seed: int) -> dict[
 
     Every evaluation that reads these arrays scores the same positions, so eval losses of
     different epochs - and of a resumed run, which recomputes them bit-identically from `seed` -
-    are comparable. Used by `build_datasets` and notebook 03.
+    are comparable. Used by `build_datasets` (notebook 03 shows that its batches never change).
     """
     return mask_chunks(eval_chunks, spec, seed=seed, epoch=0, stream=EVAL_STREAM)

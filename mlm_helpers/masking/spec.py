@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import finite_number, positive_int
 from ..config import RunConfig, check_masking
 from ..data import check_tokenizer
 
@@ -43,8 +44,7 @@ class MaskingSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "special_ids", tuple(sorted({int(i) for i in self.special_ids})))
-        if not isinstance(self.vocab_size, int | np.integer) or self.vocab_size < 2:
-            raise ValueError(f"vocab_size={self.vocab_size!r} is invalid: give len(tokenizer)")
+        positive_int(self.vocab_size, "MaskingSpec.vocab_size", minimum=2)
         if not 0 <= self.mask_token_id < self.vocab_size:
             raise ValueError(
                 f"mask_token_id={self.mask_token_id!r} is outside the vocabulary [0, "
@@ -55,6 +55,8 @@ class MaskingSpec:
             raise ValueError(f"special ids {bad} are outside the vocabulary [0, {self.vocab_size})")
         check_masking(self.kind, self.mlm_probability)
         probs = (self.mask_replace_prob, self.random_replace_prob)
+        finite_number(probs[0], "MaskingSpec.mask_replace_prob")
+        finite_number(probs[1], "MaskingSpec.random_replace_prob")
         if min(probs) < 0 or sum(probs) > 1:
             raise ValueError(
                 f"mask_replace_prob={probs[0]!r} and random_replace_prob={probs[1]!r} must be >= 0 "
@@ -100,8 +102,8 @@ def maskable_positions(
 ) -> np.ndarray:
     """Where masking may choose: real tokens that are not special tokens (numpy, bool).
 
-    The training stream precomputes it once per chunk set; notebook 03 counts it to measure the
-    share of tokens chosen.
+    The training stream precomputes it once per chunk set; `count_outcomes` counts it to measure
+    the share of tokens chosen.
     """
     ids = np.asarray(input_ids)
     return (np.asarray(attention_mask) == 1) & ~spec.special_table()[ids]

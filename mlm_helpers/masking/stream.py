@@ -8,17 +8,19 @@ fixed-mask evaluation batches (`keras_batches` of `fixed_eval_masks`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ..checks import positive_int
 from ..config import RunConfig
+from ..runtime import import_tensorflow
 from .inputs import chunk_arrays
 from .random_ops import (
     TRAIN_STREAM,
-    _tf,
     epoch_permutation,
     fixed_eval_masks,
     mask_batch,
@@ -26,15 +28,14 @@ from .random_ops import (
 )
 from .spec import MODEL_INPUTS, MaskingSpec, maskable_positions
 
+tf = import_tensorflow()
 _BLOCK_ROWS = 512  # rows masked per tf.data map call in the training stream
 
 
 def keras_batches(arrays: Mapping[str, np.ndarray], batch_size: int):
     """A tf.data dataset of Keras ``(x, y)`` batches from masked arrays (e.g. `fixed_eval_masks`),
     keeping the last partial batch so every row is scored."""
-    tf = _tf()
-    if batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} must be a positive integer")
+    positive_int(batch_size, "batch_size")
     inputs = {name: np.asarray(arrays[name], np.int32) for name in MODEL_INPUTS}
     labels = np.asarray(arrays["labels"], np.int32)
     dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
@@ -54,16 +55,34 @@ class MLMDatasets:
     - ``eval``: the fixed-mask evaluation batches (all rows), from ``eval_arrays``.
     """
 
-    train: Any
     eval: Any
-    steps_per_epoch: int
-    eval_steps: int
     epochs: int
     batch_size: int
     seed: int
     spec: MaskingSpec
     eval_arrays: dict[str, np.ndarray]
     train_arrays: dict[str, np.ndarray] = dataclasses.field(repr=False)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Training batches per epoch: full batches only (every batch has one shape). The package
+        computes it here and nowhere else; later stages receive it."""
+        return len(self.train_arrays["input_ids"]) // self.batch_size
+
+    @property
+    def eval_steps(self) -> int:
+        """Evaluation batches: every held-out row, the last batch partial."""
+        return -(-len(self.eval_arrays["labels"]) // self.batch_size)
+
+    @property
+    def total_steps(self) -> int:
+        """Optimizer steps of the whole run (for learning-rate schedules)."""
+        return self.steps_per_epoch * self.epochs
+
+    @functools.cached_property
+    def train(self):
+        """The training stream of the whole run: `train_from` its first batch."""
+        return self.train_from(0)
 
     def train_from(self, epoch: int = 0, skip_batches: int = 0):
         """The training stream from epoch `epoch` (0-based) and batch `skip_batches` of it to the
@@ -81,32 +100,11 @@ class MLMDatasets:
             self.spec,
             seed=self.seed,
             batch_size=self.batch_size,
+            steps=self.steps_per_epoch,
             first_epoch=epoch,
             epochs=self.epochs,
             skip_batches=skip_batches,
         )
-
-    @property
-    def total_steps(self) -> int:
-        """Optimizer steps of the whole run (for learning-rate schedules)."""
-        return self.steps_per_epoch * self.epochs
-
-    def fit_kwargs(self, initial_epoch: int = 0) -> dict[str, Any]:
-        """Arguments for ``model.fit(**d.fit_kwargs(e))`` that start (or resume) at epoch `e`.
-
-        `steps_per_epoch` must be passed: `train` holds all epochs back to back.
-        """
-        return {
-            "x": self.train_from(initial_epoch),
-            "epochs": self.epochs,
-            "initial_epoch": initial_epoch,
-            "steps_per_epoch": self.steps_per_epoch,
-            "validation_data": self.eval,
-        }
-
-    def train_epoch(self, epoch: int):
-        """The batches of one epoch only (for looking at them)."""
-        return self.train_from(epoch).take(self.steps_per_epoch)
 
 
 def _train_stream(
@@ -115,13 +113,14 @@ def _train_stream(
     *,
     seed: int,
     batch_size: int,
+    steps: int,
     first_epoch: int,
     epochs: int,
     skip_batches: int = 0,
 ):
-    tf = _tf()
+    """Epochs `first_epoch`..`epochs` - 1 of `steps` batches each (`MLMDatasets.steps_per_epoch`),
+    the first `skip_batches` of the first epoch left out."""
     n_rows = len(arrays["input_ids"])
-    steps = n_rows // batch_size
     usable = maskable_positions(arrays["input_ids"], arrays["attention_mask"], spec)
     if spec.kind == "whole_word":
         usable &= arrays["word_ids"] >= 0
@@ -198,19 +197,8 @@ def build_datasets(
             "not one full batch can be made: lower RunConfig.batch_size or use more chunks"
         )
     eval_arrays = fixed_eval_masks(eval_chunks, spec, seed=config.seed)
-    steps = n_train // config.batch_size
     return MLMDatasets(
-        train=_train_stream(
-            train,
-            spec,
-            seed=config.seed,
-            batch_size=config.batch_size,
-            first_epoch=0,
-            epochs=config.epochs,
-        ),
         eval=keras_batches(eval_arrays, config.batch_size),
-        steps_per_epoch=steps,
-        eval_steps=-(-len(eval_arrays["labels"]) // config.batch_size),
         epochs=config.epochs,
         batch_size=config.batch_size,
         seed=config.seed,
