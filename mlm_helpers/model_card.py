@@ -1,0 +1,511 @@
+"""The model card (README.md of the Hub folder), written from the run folder alone (notebook 06).
+
+    figure = save the loss plot into the folder (notebook 06 does it with plotting and save_fig)
+    write_model_card(run, folder, repo_id="you/distilbert-imdb", figure=figure)
+
+Where the model and its training text came from decides what the card may claim (domain
+adaptation or training from scratch, real reviewers' biases or a generated corpus's templates, a
+Hub id or a local folder). `provenance(config)` works that out once; every section is written from
+that one value. The card's tables and run summary come from `reports` (from the run folder, like
+notebook 05's); its learning-rate line is `describe()` of the schedule training built from the steps
+per epoch all_results.json records. The YAML header carries what the Hub indexes: library,
+pipeline, base model and datasets (Hub ids only), language, license, tags, and the held-out
+perplexity before and after training as a `model-index` result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import run_folder
+from .config import RunConfig
+from .hub_folder import CARD_FILE, MODEL_CONFIG_FILE
+from .paths import EMBEDDED, EMBEDDED_DATASET_DIR, SCRATCH, local_folder
+from .reports import summarize_run
+
+HUB_URL = "https://huggingface.co"
+HUB, LOCAL, IMDB = "hub", "local", "imdb"  # with EMBEDDED and SCRATCH: the kinds of a source
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a run's model and data came from. `model`: "hub", "embedded", "scratch" or "local";
+    `data`: "embedded" (the shipped corpus, by name or path), "imdb" (a Hub id naming imdb), "hub"
+    (another Hub dataset) or "local". `model_id` / `dataset_id` are the names the run was given."""
+
+    model: str
+    data: str
+    model_id: str
+    dataset_id: str
+
+    @property
+    def base_model(self) -> str | None:
+        return self.model_id if self.model == HUB else None
+
+    @property
+    def datasets(self) -> list[str] | None:
+        return [self.dataset_id] if self.data in (HUB, IMDB) else None
+
+    @property
+    def texts(self) -> str:
+        """The training text, as the card's sentences name it."""
+        return {
+            EMBEDDED: "the generated movie reviews of `imdb-mini`",
+            IMDB: "movie reviews",
+            HUB: f"the texts of the Hub dataset `{self.dataset_id}`",
+        }.get(self.data, f"the texts of `{self.dataset_id}`")
+
+
+def _kind(name: str, kind: str) -> str:
+    """The kind of a model or dataset name (`Provenance`). A name written as a path whose folder
+    is gone (deleted since, or trained on another machine) is still local, never a Hub id."""
+    if name == EMBEDDED or (kind == "model" and name == SCRATCH):
+        return name
+    try:
+        folder = local_folder(name, kind=kind)
+    except FileNotFoundError:
+        return LOCAL
+    if folder is None:
+        return IMDB if kind == "dataset" and name.lower().split("/")[-1] == IMDB else HUB
+    if kind == "dataset" and folder.resolve() == EMBEDDED_DATASET_DIR.resolve():
+        return EMBEDDED
+    return LOCAL
+
+
+def provenance(config: RunConfig) -> Provenance:
+    """The one model × dataset case analysis of the card."""
+    return Provenance(
+        _kind(config.model, "model"), _kind(config.dataset, "dataset"), config.model, config.dataset
+    )
+
+
+def _architecture(config: RunConfig, folder: Path) -> str:
+    """The shape of a tiny model ("3 layers, width 64, 4,000-token vocabulary"); "" if unrecorded.
+
+    From the saved model's config.json in `folder`; without one, the shipped model's for an
+    "embedded" run and `config.tiny_model` for a scratch run (that field sizes scratch models only).
+    """
+    saved = [folder / MODEL_CONFIG_FILE]
+    if config.model == EMBEDDED:
+        saved.append(local_folder(EMBEDDED, kind="model") / MODEL_CONFIG_FILE)
+    found = next((json.loads(p.read_text()) for p in saved if p.is_file()), None)
+    if found is None:
+        found = dict(config.tiny_model) if config.model == SCRATCH else {}
+    parts = {
+        "n_layers": lambda n: f"{n} layers",
+        "dim": lambda n: f"width {n}",
+        "vocab_size": lambda n: f"{int(n):,}-token vocabulary",
+    }
+    return ", ".join(part(found[key]) for key, part in parts.items() if key in found)
+
+
+def _fmt(value: int | float, digits: int = 2) -> str:
+    """Numbers for the card: integers with thousands separators, floats to `digits` decimals."""
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.{digits}f}"
+
+
+def _card_data(config: RunConfig, source: Provenance, results: dict[str, Any], name: str):
+    from huggingface_hub import EvalResult, ModelCardData
+
+    if source.data == EMBEDDED:
+        data_type, data_name = "embedded-review-corpus", "imdb-mini, generated by mlm_helpers"
+    elif source.data == LOCAL:
+        data_type = Path(config.dataset).name or config.dataset
+        data_name = f"local dataset {data_type}"
+    else:
+        data_type = data_name = config.dataset
+    measured = [
+        (f"perplexity_{when}", f"Perplexity {label} (held out, fixed masks)")
+        for when, label in (("before", "before training (the starting model)"), ("after", "after"))
+    ]
+    eval_results = [
+        EvalResult(
+            task_type="fill-mask",
+            task_name="Masked Language Modeling",
+            dataset_type=data_type,
+            dataset_name=f"{data_name} ({config.eval_split} split, held out)",
+            dataset_split=config.eval_split,
+            metric_type="perplexity",
+            metric_name=label,
+            metric_value=round(float(results[key]), 2),
+        )
+        for key, label in measured
+        if results.get(key) is not None
+    ]
+    return ModelCardData(
+        language="en",
+        license="apache-2.0",
+        library_name="transformers",
+        pipeline_tag="fill-mask",
+        base_model=source.base_model,
+        datasets=source.datasets,
+        tags=["masked-lm", "fill-mask", "tensorflow", "distilbert"]
+        + ([] if source.model == SCRATCH else ["domain-adaptation"]),
+        metrics=["perplexity"],
+        model_name=name,
+        eval_results=eval_results or None,
+    )
+
+
+_ADAPTATION = (
+    "This is *domain adaptation*: the model keeps its general\n"
+    "knowledge of English but learns the vocabulary, phrasing and typical opinions of the\n"
+    "domain, so its predictions for a hidden word sound like a film review, and a classifier\n"
+    "fine-tuned from it later starts closer to the task."
+)
+_FROM_SCRATCH = (
+    "It started from random weights, so this is not domain adaptation: there was no general\n"
+    "knowledge of English to keep, and the model knows nothing but the patterns of its training\n"
+    "text."
+)
+_TEACHING = {
+    EMBEDDED: "It was produced by the offline default of the `mlm_helpers` tutorial: a tiny general "
+    "model adapted on a small generated review corpus in minutes on a CPU.",
+    SCRATCH: "It is a tiny model that `mlm_helpers` trained from scratch in minutes on a CPU.",
+}
+
+
+def _origin(source: Provenance, shape: str) -> str:
+    """What the model is, in one clause ("a version of ... whose training was continued on ...")."""
+    if source.model == HUB:
+        return (
+            f"a version of [{source.model_id}]({HUB_URL}/{source.model_id}) whose masked-language-"
+            f"model pre-training was continued on {source.texts}"
+        )
+    if source.model == EMBEDDED:
+        return (
+            f"a version of `{local_folder(EMBEDDED, kind='model').name}`, the tiny general-language "
+            f"DistilBERT{shape} that `mlm_helpers` pre-trained with masked-language modelling on "
+            "generated general-domain text (everyday life, news, shopping, travel, food, sport, "
+            "culture; no movie reviews) and ships in the package, whose masked-language-model "
+            f"training was continued (adapted) on {source.texts}"
+        )
+    if source.model == SCRATCH:
+        return (
+            f"a tiny DistilBERT{shape} trained from scratch with masked-language modelling on "
+            f"{source.texts}"
+        )
+    return (
+        f"the model from the local folder `{source.model_id}`, further trained with "
+        f"masked-language modelling on {source.texts}"
+    )
+
+
+def _usage(usage_id: str, prompt: str) -> list[str]:
+    """ "How to use": PyTorch first (any transformers version), then TensorFlow (transformers 4.x)."""
+    return [
+        "## How to use",
+        "",
+        "With PyTorch (any version of transformers):",
+        "",
+        "```python",
+        "from transformers import pipeline",
+        "",
+        f'fill = pipeline("fill-mask", model="{usage_id}")',
+        f'fill("{prompt}")',
+        "```",
+        "",
+        "With TensorFlow (transformers 4.x; the arguments let it run where PyTorch is not installed):",
+        "",
+        "```python",
+        "from transformers import pipeline",
+        "",
+        f'fill = pipeline("fill-mask", model="{usage_id}", framework="tf", dtype=None,',
+        '                model_kwargs={"use_safetensors": False})',
+        f'fill("{prompt}")',
+        "```",
+    ]
+
+
+def _describe(
+    config: RunConfig, source: Provenance, results: dict, repo_id: str, shape: str
+) -> str:
+    """Title, what the model is and where it came from, before/after perplexity, usage snippets."""
+    name, shape = repo_id.split("/")[-1], f" ({shape})" if shape else ""
+    story = _FROM_SCRATCH if source.model == SCRATCH else _ADAPTATION
+    lines = [f"# {name}", "", f"This model is {_origin(source, shape)}. {story}"]
+    before, after = results.get("perplexity_before"), results.get("perplexity_after")
+    if before is not None and after is not None:
+        lines += [
+            "",
+            f"On held-out text, perplexity went from **{_fmt(float(before), 2)}** before this "
+            f"training to **{_fmt(float(after), 2)}** after it (lower is better).",
+        ]
+    if source.model in _TEACHING:
+        lines += [
+            "",
+            f"> **A teaching artefact.** {_TEACHING[source.model]} It shows the pipeline end to "
+            "end; it is not a useful language model.",
+        ]
+    prompts = config.fill_mask_prompts or ("A [MASK] film.",)
+    return "\n".join([*lines, "", *_usage(repo_id, prompts[0])])
+
+
+_LIMITS = {
+    EMBEDDED: "Limitations and biases: the corpus holds no real person's opinion. The project "
+    "generated it\nfrom word lists and sentence patterns, so its texts are short and repetitive, "
+    "and the model\ncarries the patterns its templates were written with (which words go with "
+    "praise or blame,\nwhich titles, names and genres occur, how often), not the biases of real "
+    "reviewers.",
+    IMDB: "Limitations and biases: user reviews are informal and opinionated. They contain slang,\n"
+    "sarcasm, spoilers, strong language and the stereotypes and one-sided views of the people\n"
+    "who write reviews; the model reproduces such associations in its predictions (for\n"
+    "example about gender, nationality or genre fans). Reviews of popular, mostly American\n"
+    "films dominate.",
+}
+_OTHER_LIMITS = (
+    "Limitations and biases: the model reproduces what its training text says and how it says it, "
+    "including that text's biases; know what the dataset contains before relying on its predictions."
+)
+_DATA_NOTES = {
+    EMBEDDED: "It was trained on `imdb-mini`, the small review corpus generated for `mlm_helpers` so "
+    "that the tutorial runs offline; its texts are short and repetitive.",
+    IMDB: "The training text is English user reviews of films and TV shows (IMDB). The model will "
+    "do best on that kind of text and worse on other domains, other registers (news, legal, "
+    "scientific text) and other languages.",
+}
+
+
+def _intended_uses(source: Provenance) -> str:
+    """Uses, what the training text makes the model know, and the limits that text brings."""
+    note = _DATA_NOTES.get(
+        source.data,
+        f"The training text is the dataset `{source.dataset_id}`. The model will do best on text "
+        "like it and worse on other domains, registers and languages.",
+    )
+    limits = _LIMITS.get(source.data, _OTHER_LIMITS)
+    if source.model == EMBEDDED:
+        note += (
+            " What it knows of English beyond them comes from its pre-training on an equally "
+            "small generated general-domain corpus, so it knows little English."
+        )
+        if source.data == EMBEDDED:
+            limits += " The same holds for the generated general-domain text it was pre-trained on."
+    elif source.model == SCRATCH:
+        note += " It was trained from scratch, so it knows nothing but its training text."
+    elif source.data == EMBEDDED:
+        limits += " The model keeps whatever biases its base model learned from real text."
+    return "\n".join(
+        [
+            "## Intended uses and limitations",
+            "",
+            "Intended uses: predicting masked words in English movie-review text, and serving as the",
+            "starting point for fine-tuning on review tasks (sentiment, aspect or spoiler detection).",
+            "It is a masked language model: it does not generate free text and was not trained to",
+            "classify anything.",
+            "",
+            note,
+            "",
+            limits + " Do not use its predictions to make decisions about people.",
+        ]
+    )
+
+
+def _data_section(config: RunConfig, source: Provenance, results: dict[str, Any]) -> str:
+    name = config.dataset
+    origin = {
+        EMBEDDED: "`imdb-mini`, the review corpus shipped in `mlm_helpers` (generated by the "
+        "project from word lists and sentence patterns, with the schema of the Hub's `imdb`; not "
+        "published on the Hub)",
+        LOCAL: f"the local dataset `{name}`",
+    }.get(source.data, f"the Hub dataset [`{name}`]({HUB_URL}/datasets/{name})")
+    sampled = "all" if config.max_reviews is None else _fmt(config.max_reviews)
+    sampled += "" if config.max_reviews is None else f" (sampled with seed {config.seed})"
+    lines = [
+        "## Training and evaluation data",
+        "",
+        f"- Source: {origin}. Only the review texts are used; sentiment labels are ignored.",
+        f"- Training split(s): {', '.join(f'`{s}`' for s in config.train_splits)}. Evaluation "
+        f"split: `{config.eval_split}`, held out (no training review comes from it).",
+        f"- Reviews per split: {sampled}; HTML line "
+        f"breaks {'replaced by spaces' if config.clean_html else 'kept'}.",
+        f"- Reviews are tokenized, concatenated and cut into chunks of {config.chunk_size} tokens "
+        "(the remainder is dropped).",
+    ]
+    train_rows, eval_rows = results.get("train_rows"), results.get("eval_rows")
+    if train_rows is not None:
+        lines.append(
+            f"- Used: {_fmt(int(train_rows))} training chunks "
+            f"({_fmt(int(train_rows) * config.chunk_size)} tokens) and "
+            f"{_fmt(int(eval_rows or 0))} evaluation chunks."
+        )
+    return "\n".join(lines)
+
+
+def _schedule_sentence(config: RunConfig, steps_per_epoch: int | None) -> str:
+    """The learning-rate schedule in words: `describe()` of the schedule training built from the
+    steps per epoch all_results.json records; without them (an unfinished run) the settings only."""
+    if steps_per_epoch is not None:
+        from .schedule import LinearWarmupDecay  # imports TensorFlow, until schedule is TF-free
+
+        return LinearWarmupDecay.from_config(config, steps_per_epoch).describe()
+    if not config.warmup:
+        warmup = "no warmup"
+    elif config.warmup < 1:
+        warmup = f"warmup over {config.warmup * 100:g}% of the steps"
+    else:
+        warmup = f"warmup over {int(config.warmup):,} steps"
+    return (
+        f"peak {config.learning_rate:g}, {warmup} (the run folder records no steps per epoch, so "
+        "the schedule's step counts are unknown)"
+    )
+
+
+def _hyperparameters(config: RunConfig, results: dict[str, Any]) -> str:
+    clip = f"{config.clip_norm:g}" if config.clip_norm else "none"
+    done = results.get("epochs_completed")
+    completed = f" ({done} completed)" if done is not None and done != config.epochs else ""
+    lines = [
+        "## Training procedure",
+        "",
+        "Masked-language modelling with TensorFlow/Keras. Perplexity is exp of the mean loss per",
+        "masked token on the evaluation chunks, with masks drawn once and kept fixed, so that",
+        "values before and after training (and between epochs) are comparable.",
+        "",
+        "### Training hyperparameters",
+        "",
+        "The following hyperparameters were used during training:",
+        f"- optimizer: AdamWeightDecay (beta_1: {config.adam_beta1:g}, beta_2: "
+        f"{config.adam_beta2:g}, epsilon: {config.adam_epsilon:g}, weight_decay_rate: "
+        f"{config.weight_decay:g}, gradient clipping by global norm: {clip})",
+        f"- learning_rate: {_schedule_sentence(config, results.get('steps_per_epoch'))}",
+        f"- train_batch_size: {config.batch_size}",
+        f"- num_epochs: {config.epochs}{completed}",
+        f"- seed: {config.seed}",
+        f"- masking: {'whole-word' if config.masking == 'whole_word' else 'token'} masking, "
+        f"mlm_probability: {config.mlm_probability:g}",
+        f"- chunk_size: {config.chunk_size}",
+        f"- training_precision: {results.get('precision', config.precision)}",
+        f"- jit_compile (XLA): {results.get('jit_compile', config.jit_compile)}",
+    ]
+    if results.get("accelerator"):
+        line = f"- hardware: {results.get('replicas', 1)} × {str(results['accelerator']).upper()}"
+        if results.get("train_runtime_seconds") is not None:
+            line += f", {float(results['train_runtime_seconds']):.1f} s of training"
+        if results.get("train_tokens_per_sec") is not None:
+            line += f" ({float(results['train_tokens_per_sec']):,.0f} tokens/s)"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _results_section(run: run_folder.Run, figure: str | None) -> str:
+    summary, results = summarize_run(run), run.results
+    lines = ["### Training results", ""]
+    if not results:
+        lines += [
+            "all_results.json is missing: the run did not finish, so there is no before/after "
+            "evaluation to report.",
+            "",
+        ]
+    lines += [
+        summary.epoch_table.strip()
+        if summary.epoch_table
+        else "No epoch finished, so there are no per-epoch results.",
+        "",
+    ]
+    if figure:
+        lines += [f"![Training and validation loss per epoch]({figure})", ""]
+    measured = [
+        when for when in ("before", "after") if results.get(f"perplexity_{when}") is not None
+    ]
+    if measured:
+        lines += ["| | Validation loss | Perplexity |", "|---|---:|---:|"]
+        lines += [
+            f"| {when.capitalize()} training | {float(results[f'eval_loss_{when}']):.4f} | "
+            f"{float(results[f'perplexity_{when}']):.2f} |"
+            for when in measured
+        ]
+        lines.append("")
+    if summary.fill_mask_table:
+        lines += ["### Fill-mask examples", "", summary.fill_mask_table.strip(), ""]
+    return "\n".join(lines).rstrip()
+
+
+_VERSION_NAMES = {
+    "transformers": "Transformers",
+    "tensorflow": "TensorFlow",
+    "tf_keras": "tf-keras",
+    "datasets": "Datasets",
+    "tokenizers": "Tokenizers",
+    "numpy": "NumPy",
+    "python": "Python",
+    "mlm-helpers": "mlm_helpers",
+}
+
+
+def _versions_section(results: dict[str, Any]) -> str:
+    versions = results.get("versions") or {}
+    if not versions:
+        return "### Framework versions\n\nNot recorded in all_results.json."
+    lines = [f"- {_VERSION_NAMES.get(k, k)} {v}" for k, v in versions.items()]
+    return "\n".join(["### Framework versions", "", *lines])
+
+
+def build_model_card(
+    run: run_folder.RunLike,
+    repo_id: str | None = None,
+    *,
+    figure: str | None = None,
+    folder: str | os.PathLike | None = None,
+) -> Any:
+    """The model card (a `huggingface_hub.ModelCard`) of a run, from its folder alone.
+
+    Reads the run with `run_folder.load_run` (a `Run` is used as it is): config.json, history.json
+    and all_results.json (docs/run-folder.md), and the saved model's config.json in `folder`
+    (default `<run>/model`) for the shape of a tiny model. `repo_id` names the model and its usage
+    snippets; `figure` is the loss plot's path relative to README.md, shown when given.
+    """
+    from huggingface_hub import ModelCard
+
+    run = run_folder.load_run(run)
+    config, results = run.run_config(), run.results
+    folder = run.model_dir if folder is None else Path(folder)
+    source = provenance(config)
+    repo_id = repo_id or f"<your-username>/{config.run_name}"
+    data = _card_data(config, source, results, repo_id.split("/")[-1])
+    body = "\n\n".join(
+        [
+            _describe(config, source, results, repo_id, _architecture(config, folder)),
+            _intended_uses(source),
+            _data_section(config, source, results),
+            _hyperparameters(config, results),
+            _results_section(run, figure),
+            _versions_section(results),
+        ]
+    )
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}\n")
+
+
+def write_model_card(
+    run: run_folder.RunLike,
+    folder: str | os.PathLike | None = None,
+    *,
+    repo_id: str | None = None,
+    figure: str | os.PathLike | None = None,
+) -> Path:
+    """Write README.md (the model card) into the Hub folder `folder` (default `<run>/model`), with
+    copies of the run's records in `run/` (`run_folder.copy_records`: whoever downloads the model
+    can open it as a run); return README's path.
+
+    `figure`, an image file such as the loss plot notebook 06 saves with `plotting.plot_run`, is
+    copied into the folder when it lies outside it and shown in the card by its relative path, so
+    that it shows on the Hub page. Used in notebook 06.
+    """
+    run = run_folder.load_run(run)
+    folder = run.model_dir if folder is None else Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    image = None
+    if figure is not None:
+        figure = Path(figure).resolve()
+        if not figure.is_relative_to(folder.resolve()):
+            figure = Path(shutil.copy2(figure, folder / figure.name)).resolve()
+        image = figure.relative_to(folder.resolve()).as_posix()
+    path = folder / CARD_FILE
+    build_model_card(run, repo_id, figure=image, folder=folder).save(path)
+    run_folder.copy_records(run, folder)
+    return path
