@@ -44,14 +44,6 @@ class Provenance:
     dataset_id: str
 
     @property
-    def base_model(self) -> str | None:
-        return self.model_id if self.model == HUB else None
-
-    @property
-    def datasets(self) -> list[str] | None:
-        return [self.dataset_id] if self.data in (HUB, IMDB) else None
-
-    @property
     def texts(self) -> str:
         """The training text, as the card's sentences name it."""
         return {
@@ -104,9 +96,9 @@ def _architecture(config: RunConfig, folder: Path) -> str:
     return ", ".join(part(found[key]) for key, part in parts.items() if key in found)
 
 
-def _fmt(value: int | float, digits: int = 2) -> str:
-    """Numbers for the card: integers with thousands separators, floats to `digits` decimals."""
-    return f"{value:,}" if isinstance(value, int) else f"{value:,.{digits}f}"
+def _fmt(value: int | float) -> str:
+    """Numbers for the card: integers with thousands separators, floats to 2 decimals."""
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
 
 
 def _card_data(config: RunConfig, source: Provenance, results: dict[str, Any], name: str):
@@ -142,8 +134,8 @@ def _card_data(config: RunConfig, source: Provenance, results: dict[str, Any], n
         license="apache-2.0",
         library_name="transformers",
         pipeline_tag="fill-mask",
-        base_model=source.base_model,
-        datasets=source.datasets,
+        base_model=source.model_id if source.model == HUB else None,
+        datasets=[source.dataset_id] if source.data in (HUB, IMDB) else None,
         tags=["masked-lm", "fill-mask", "tensorflow", "distilbert"]
         + ([] if source.model == SCRATCH else ["domain-adaptation"]),
         metrics=["perplexity"],
@@ -196,30 +188,26 @@ def _origin(source: Provenance, shape: str) -> str:
     )
 
 
-def _usage(usage_id: str, prompt: str) -> list[str]:
-    """ "How to use": PyTorch first (any transformers version), then TensorFlow (transformers 4.x)."""
-    return [
-        "## How to use",
-        "",
-        "With PyTorch (any version of transformers):",
-        "",
-        "```python",
-        "from transformers import pipeline",
-        "",
-        f'fill = pipeline("fill-mask", model="{usage_id}")',
-        f'fill("{prompt}")',
-        "```",
-        "",
-        "With TensorFlow (transformers 4.x; the arguments let it run where PyTorch is not installed):",
-        "",
-        "```python",
-        "from transformers import pipeline",
-        "",
-        f'fill = pipeline("fill-mask", model="{usage_id}", framework="tf", dtype=None,',
-        '                model_kwargs={"use_safetensors": False})',
-        f'fill("{prompt}")',
-        "```",
-    ]
+_USAGE = """## How to use
+
+With PyTorch (any version of transformers):
+
+```python
+from transformers import pipeline
+
+fill = pipeline("fill-mask", model="{repo_id}")
+fill("{prompt}")
+```
+
+With TensorFlow (transformers 4.x; the arguments let it run where PyTorch is not installed):
+
+```python
+from transformers import pipeline
+
+fill = pipeline("fill-mask", model="{repo_id}", framework="tf", dtype=None,
+                model_kwargs={{"use_safetensors": False}})
+fill("{prompt}")
+```"""
 
 
 def _describe(
@@ -233,8 +221,8 @@ def _describe(
     if before is not None and after is not None:
         lines += [
             "",
-            f"On held-out text, perplexity went from **{_fmt(float(before), 2)}** before this "
-            f"training to **{_fmt(float(after), 2)}** after it (lower is better).",
+            f"On held-out text, perplexity went from **{_fmt(float(before))}** before this "
+            f"training to **{_fmt(float(after))}** after it (lower is better).",
         ]
     if source.model in _TEACHING:
         lines += [
@@ -243,7 +231,7 @@ def _describe(
             "end; it is not a useful language model.",
         ]
     prompts = config.fill_mask_prompts or ("A [MASK] film.",)
-    return "\n".join([*lines, "", *_usage(repo_id, prompts[0])])
+    return "\n".join([*lines, "", _USAGE.format(repo_id=repo_id, prompt=prompts[0])])
 
 
 _LIMITS = {
@@ -271,6 +259,14 @@ _DATA_NOTES = {
 }
 
 
+_USES = """## Intended uses and limitations
+
+Intended uses: predicting masked words in English movie-review text, and serving as the
+starting point for fine-tuning on review tasks (sentiment, aspect or spoiler detection).
+It is a masked language model: it does not generate free text and was not trained to
+classify anything."""
+
+
 def _intended_uses(source: Provenance) -> str:
     """Uses, what the training text makes the model know, and the limits that text brings."""
     note = _DATA_NOTES.get(
@@ -290,19 +286,8 @@ def _intended_uses(source: Provenance) -> str:
         note += " It was trained from scratch, so it knows nothing but its training text."
     elif source.data == EMBEDDED:
         limits += " The model keeps whatever biases its base model learned from real text."
-    return "\n".join(
-        [
-            "## Intended uses and limitations",
-            "",
-            "Intended uses: predicting masked words in English movie-review text, and serving as the",
-            "starting point for fine-tuning on review tasks (sentiment, aspect or spoiler detection).",
-            "It is a masked language model: it does not generate free text and was not trained to",
-            "classify anything.",
-            "",
-            note,
-            "",
-            limits + " Do not use its predictions to make decisions about people.",
-        ]
+    return (
+        f"{_USES}\n\n{note}\n\n{limits} Do not use its predictions to make decisions about people."
     )
 
 
@@ -344,15 +329,14 @@ def _schedule_sentence(config: RunConfig, steps_per_epoch: int | None) -> str:
         from .schedule import LinearWarmupDecay  # imports TensorFlow, until schedule is TF-free
 
         return LinearWarmupDecay.from_config(config, steps_per_epoch).describe()
-    if not config.warmup:
-        warmup = "no warmup"
-    elif config.warmup < 1:
-        warmup = f"warmup over {config.warmup * 100:g}% of the steps"
-    else:
-        warmup = f"warmup over {int(config.warmup):,} steps"
+    steps = (
+        f"{config.warmup * 100:g}% of the steps"
+        if config.warmup < 1
+        else f"{int(config.warmup):,} steps"
+    )
     return (
-        f"peak {config.learning_rate:g}, {warmup} (the run folder records no steps per epoch, so "
-        "the schedule's step counts are unknown)"
+        f"peak {config.learning_rate:g}, warmup over {steps} (the run folder records no steps per "
+        "epoch, so the schedule's step counts are unknown)"
     )
 
 
@@ -426,23 +410,11 @@ def _results_section(run: run_folder.Run, figure: str | None) -> str:
     return "\n".join(lines).rstrip()
 
 
-_VERSION_NAMES = {
-    "transformers": "Transformers",
-    "tensorflow": "TensorFlow",
-    "tf_keras": "tf-keras",
-    "datasets": "Datasets",
-    "tokenizers": "Tokenizers",
-    "numpy": "NumPy",
-    "python": "Python",
-    "mlm-helpers": "mlm_helpers",
-}
-
-
 def _versions_section(results: dict[str, Any]) -> str:
     versions = results.get("versions") or {}
     if not versions:
         return "### Framework versions\n\nNot recorded in all_results.json."
-    lines = [f"- {_VERSION_NAMES.get(k, k)} {v}" for k, v in versions.items()]
+    lines = [f"- {name} {version}" for name, version in versions.items()]
     return "\n".join(["### Framework versions", "", *lines])
 
 

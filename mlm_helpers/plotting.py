@@ -67,17 +67,8 @@ def ema(values: Sequence[float] | np.ndarray, smoothing: float = DEFAULT_SMOOTHI
 
 def _note(ax: plt.Axes, text: str, *, clear_ticks: bool = True) -> None:
     """Write a centred note on empty axes, so a partial run still gives a readable figure."""
-    ax.text(
-        0.5,
-        0.5,
-        text,
-        transform=ax.transAxes,
-        ha="center",
-        va="center",
-        fontsize=11,
-        color="0.3",
-        wrap=True,
-    )
+    style = {"ha": "center", "va": "center", "fontsize": 11, "color": "0.3", "wrap": True}
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, **style)
     if clear_ticks:  # the default 0..1 ticks of empty axes mean nothing
         ax.set_xticks([])
         ax.set_yticks([])
@@ -100,13 +91,8 @@ def _mark_epoch_ends(ax: plt.Axes, run: Run) -> None:
     """Dotted vertical lines at the global step where each epoch ended (added after the data)."""
     for i, record in enumerate(run.epochs):
         if "step" in record and not math.isnan(number(record["step"])):
-            ax.axvline(
-                record["step"],
-                color="0.6",
-                linestyle=":",
-                linewidth=1,
-                label="end of an epoch" if i == 0 else "_nolegend_",
-            )
+            label = "end of an epoch" if i == 0 else "_nolegend_"
+            ax.axvline(record["step"], color="0.6", linestyle=":", linewidth=1, label=label)
 
 
 def _integer_ticks(ax: plt.Axes) -> None:

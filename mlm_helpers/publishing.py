@@ -145,6 +145,58 @@ class PublishResult:
         return self.message
 
 
+def _checked_files(folder: Path, repo_id: str, token: str | None) -> list[tuple[str, int]]:
+    """What `publish` would send, once the repo id, the folder and its text files are checked."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise ValueError(
+            f"repo_id={repo_id!r} is not a valid Hub model id ({error}). Use "
+            "'<your-username>/<model-name>' with letters, digits, '-', '_', '.'."
+        ) from None
+    check_hub_folder(folder)
+    files = upload_listing(folder)
+    leaks = find_token_leaks((folder / name for name, _ in files), token)
+    if leaks:
+        where = ", ".join(f"{p.relative_to(folder)} line {n}" for p, n in leaks)
+        raise PublishError(
+            f"Refusing to upload: something that looks like a Hub token is written "
+            f"in {where}. Remove it from the file(s) (and revoke the token at "
+            f"{HUB_URL}/settings/tokens if it was real), then retry."
+        )
+    return files
+
+
+def _upload(api: Any, folder: Path, repo_id: str, token: str, **options: Any) -> tuple[str, Any]:
+    """create_repo (if missing) and upload_folder; (repo URL, commit info). PublishError, with the
+    token redacted and how to retry, when either fails."""
+    step = "creating the repository"
+    try:
+        url = api.create_repo(
+            repo_id, token=token, private=options["private"], exist_ok=True, repo_type="model"
+        )
+        step = "uploading the files"
+        info = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=str(folder),
+            token=token,
+            repo_type="model",
+            commit_message=options["commit_message"],
+        )
+    except Exception as error:
+        reason = _redact(f"{type(error).__name__}: {error}", token)
+        raise PublishError(
+            f"The upload to {options['url']} failed while {step}: {reason}\n"
+            f"The local folder {folder} is complete and unchanged; nothing was deleted. Check the "
+            "connection and that the token has 'write' access to this namespace, then run "
+            "publish(...) again: uploading is idempotent (the repo is created only if missing, "
+            "and files that are already there are not sent twice)."
+        ) from None
+    return str(url) if url else options["url"], info
+
+
 def publish(
     folder: str | os.PathLike,
     repo_id: str,
@@ -157,8 +209,8 @@ def publish(
 ) -> PublishResult:
     """Upload a Hub folder to the model repo `repo_id` ("user/name"), safely.
 
-    Order: check the folder (config, weights, tokenizer, README.md) and scan its text files for a
-    pasted token; list what would be sent; with `dry_run` stop there. Without a token (argument,
+    Order: check the folder (`hub_folder.check_hub_folder`) and scan its text files for a pasted
+    token; list what would be sent; with `dry_run` stop there. Without a token (argument,
     $HF_TOKEN, Colab secret, cached login) print how to provide one and stop. Otherwise
     `create_repo(exist_ok=True, private=private)` (an existing repo keeps its visibility) and
     `upload_folder`. A failure raises PublishError saying the local folder is complete and how to
@@ -166,30 +218,10 @@ def publish(
     Used in notebook 06.
     """
     from huggingface_hub import HfApi, constants
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
 
     folder = Path(folder)
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError as error:
-        raise ValueError(
-            f"repo_id={repo_id!r} is not a valid Hub model id ({error}). Use "
-            "'<your-username>/<model-name>' with letters, digits, '-', '_', '.'."
-        ) from None
-    check_hub_folder(folder)
-    files = upload_listing(folder)
-    if token is None:
-        token, source = find_token()
-    else:
-        source = "the token argument"
-    leaks = find_token_leaks((folder / name for name, _ in files), token)
-    if leaks:
-        where = ", ".join(f"{p.relative_to(folder)} line {n}" for p, n in leaks)
-        raise PublishError(
-            f"Refusing to upload: something that looks like a Hub token is written "
-            f"in {where}. Remove it from the file(s) (and revoke the token at "
-            f"{HUB_URL}/settings/tokens if it was real), then retry."
-        )
+    token, source = (token, "the token argument") if token is not None else find_token()
+    files = _checked_files(folder, repo_id, token)
     if api is None and not dry_run and token:
         api = HfApi()
     url = f"{getattr(api, 'endpoint', None) or constants.ENDPOINT}/{repo_id}"
@@ -199,51 +231,24 @@ def publish(
         f"({'private' if private else 'public'} model repo)"
     )
     if dry_run:
-        message = (
-            f"Dry run: nothing was sent. Would upload {summary}\n{listing}\n"
-            f"Token: {'present' if token else 'absent'}"
-            + (
-                f" (from {source})."
-                if token
-                else f"; set {TOKEN_ENV} (or the Colab secret {TOKEN_ENV}) before publishing."
-            )
+        found = (
+            f"Token: present (from {source})."
+            if token
+            else f"Token: absent; set {TOKEN_ENV} (or the Colab secret {TOKEN_ENV}) before publishing."
         )
+        message = f"Dry run: nothing was sent. Would upload {summary}\n{listing}\n{found}"
         print(message)
-        return PublishResult("dry_run", repo_id, files, url=None, message=message)
+        return PublishResult("dry_run", repo_id, files, message=message)
     if not token:
         print(_NO_TOKEN_HELP)
         return PublishResult("no_token", repo_id, files, message=_NO_TOKEN_HELP)
-
     print(f"Token: present (from {source}). Uploading {summary} ...")
-    step = "creating the repository"
-    try:
-        repo_url = api.create_repo(
-            repo_id, token=token, private=private, exist_ok=True, repo_type="model"
-        )
-        step = "uploading the files"
-        info = api.upload_folder(
-            repo_id=repo_id,
-            folder_path=str(folder),
-            token=token,
-            repo_type="model",
-            commit_message=commit_message,
-        )
-    except Exception as error:
-        reason = _redact(f"{type(error).__name__}: {error}", token)
-        raise PublishError(
-            f"The upload to {url} failed while {step}: {reason}\n"
-            f"The local folder {folder} is complete and unchanged; nothing was deleted. Check the "
-            "connection and that the token has 'write' access to this namespace, then run "
-            "publish(...) again: uploading is idempotent (the repo is created only if missing, "
-            "and files that are already there are not sent twice)."
-        ) from None
-    repo_url = str(repo_url) if repo_url else url
-    commit_url = getattr(info, "commit_url", None)
+    options = {"private": private, "commit_message": commit_message, "url": url}
+    repo_url, info = _upload(api, folder, repo_id, token, **options)
     message = f"Uploaded {summary}\nModel page: {repo_url}"
     print(message)
-    return PublishResult(
-        "uploaded", repo_id, files, url=repo_url, commit_url=commit_url, message=message
-    )
+    commit_url = getattr(info, "commit_url", None)
+    return PublishResult("uploaded", repo_id, files, repo_url, commit_url, message)
 
 
 __all__ = [

@@ -246,7 +246,7 @@ def test_card_body_matches_config_history_and_results(hub_run):
         "deal (0.01), idea (0.01)",
         "movie (0.31), film (0.12)",
     ]
-    assert "- Transformers 4.57.6" in text and "- TensorFlow 2.21.0" in text
+    assert "- transformers 4.57.6" in text and "- tensorflow 2.21.0" in text
     assert 'pipeline("fill-mask", model="someone/distilbert-imdb-test"' in text
     for heading in (
         "## Intended uses and limitations",
