@@ -1,9 +1,10 @@
 """The Hub-format model folder: save it, load models from it, check it, list what an upload sends.
 
 Training (notebook 04) saves a run's model and tokenizer with `save_for_hub` into `<run>/model`;
-every TensorFlow load of a model in the package goes through `load_model` (a folder, the shipped
-``"embedded"`` model, or a Hub id); notebook 06 checks the folder with `check_hub_folder` before
-publishing, and `upload_listing` says what `HfApi.upload_folder` would send.
+`load_model` is the TensorFlow load of a model by name (a folder, the shipped ``"embedded"`` model,
+or a Hub id), which notebook 05 and `load_from_folder` (reopening a run) use; `publishing` checks the
+folder with `check_hub_folder` before an upload, and `upload_listing` says what
+`HfApi.upload_folder` would send.
 
 Our folders hold TF weights (`tf_model.h5`). Every load passes ``use_safetensors=False``: with a
 PyTorch-format `model.safetensors` beside them, transformers 4.57's TF loader would prefer that file
