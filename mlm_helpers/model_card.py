@@ -112,8 +112,8 @@ def _card_data(config: RunConfig, source: Provenance, results: dict[str, Any], n
     else:
         data_type = data_name = config.dataset
     measured = [
-        (f"perplexity_{when}", f"Perplexity {label} (held out, fixed masks)")
-        for when, label in (("before", "before training (the starting model)"), ("after", "after"))
+        ("perplexity_before", "Held-out perplexity before training (the starting model)"),
+        ("perplexity_after", "Held-out perplexity after training"),
     ]
     eval_results = [
         EvalResult(

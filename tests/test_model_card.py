@@ -38,7 +38,7 @@ def test_card_metadata_of_hub_profile(hub_run):
     before, after = data.eval_results  # what the run measured, on the held-out split
     assert (before.metric_type, before.metric_value) == ("perplexity", 3640.95)
     assert (after.metric_type, after.metric_value) == ("perplexity", 60.34)
-    assert "before training" in before.metric_name and "before" not in after.metric_name
+    assert "before training" in before.metric_name and "after training" in after.metric_name
     for result in (before, after):
         assert (result.dataset_type, result.dataset_split) == ("imdb", "test")
         assert result.task_type == "fill-mask"
