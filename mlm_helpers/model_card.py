@@ -3,13 +3,11 @@
     figure = save the loss plot into the folder (notebook 06 does it with plotting and save_fig)
     write_model_card(run, folder, repo_id="you/distilbert-imdb", figure=figure)
 
-Where the model and its training text came from decides what the card may claim (domain
-adaptation or training from scratch, real reviewers' biases or a generated corpus's templates, a
-Hub id or a local folder). `provenance(config)` works that out once; every section is written from
-that one value. The card's tables and run summary come from `reports` (from the run folder, like
-notebook 05's); its learning-rate line is `describe()` of the schedule training built from the steps
-per epoch all_results.json records. The YAML header carries what the Hub indexes: library,
-pipeline, base model and datasets (Hub ids only), language, license, tags, and the held-out
+Where the model and its text came from decides what the card may claim (domain adaptation or
+training from scratch, reviewers' biases or a generated corpus's templates, Hub id or local folder):
+`provenance(config)` works it out once, and every section is written from that one value. Tables
+and summary come from `reports`, as in notebook 05; the learning-rate line is `describe()` of the
+schedule training built. The YAML header carries what the Hub indexes, with the held-out
 perplexity before and after training as a `model-index` result.
 """
 
@@ -378,33 +376,14 @@ def _hyperparameters(config: RunConfig, results: dict[str, Any]) -> str:
 
 
 def _results_section(run: run_folder.Run, figure: str | None) -> str:
-    summary, results = summarize_run(run), run.results
-    lines = ["### Training results", ""]
-    if not results:
-        lines += [
-            "all_results.json is missing: the run did not finish, so there is no before/after "
-            "evaluation to report.",
-            "",
-        ]
-    lines += [
-        summary.epoch_table.strip()
-        if summary.epoch_table
-        else "No epoch finished, so there are no per-epoch results.",
-        "",
-    ]
+    """The run read aloud (`reports.summarize_run`: epochs, best epoch, perplexity before and after;
+    says so when the run did not finish), its per-epoch table, the figure and fill-mask examples."""
+    summary = summarize_run(run)
+    lines = ["### Training results", "", str(summary), ""]
+    if summary.epoch_table:
+        lines += [summary.epoch_table.strip(), ""]
     if figure:
         lines += [f"![Training and validation loss per epoch]({figure})", ""]
-    measured = [
-        when for when in ("before", "after") if results.get(f"perplexity_{when}") is not None
-    ]
-    if measured:
-        lines += ["| | Validation loss | Perplexity |", "|---|---:|---:|"]
-        lines += [
-            f"| {when.capitalize()} training | {float(results[f'eval_loss_{when}']):.4f} | "
-            f"{float(results[f'perplexity_{when}']):.2f} |"
-            for when in measured
-        ]
-        lines.append("")
     if summary.fill_mask_table:
         lines += ["### Fill-mask examples", "", summary.fill_mask_table.strip(), ""]
     return "\n".join(lines).rstrip()
