@@ -8,9 +8,12 @@ folder with `check_hub_folder` before an upload, and `upload_listing` says what
 
 Our folders hold TF weights (`tf_model.h5`). Every load passes ``use_safetensors=False``: with a
 PyTorch-format `model.safetensors` beside them, transformers 4.57's TF loader would prefer that file
-and fail on it. transformers' TF classes (and with them TensorFlow) are imported only by the loaders,
-after `runtime.import_tensorflow` has checked that Keras 2 is in effect; saving, the checks and the
-listing leave TensorFlow out, so publishing and the model card stay light.
+and fail on it.
+
+TensorFlow: the one exception to `runtime`'s import rule, on purpose. Only the two loaders need it;
+they call `runtime.import_tensorflow()` (Keras 2 checked) and then import transformers' TF classes.
+Importing this module, saving, the checks and the listing leave TensorFlow out, so `publishing`
+and `model_card`, which import this module, stay TensorFlow-free.
 """
 
 from __future__ import annotations
