@@ -9,6 +9,8 @@ import json
 import secrets
 import shutil
 import string
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -165,3 +167,15 @@ def hashes(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+def loaded_after(code: str, *argv: object, modules=("tensorflow", "transformers")) -> list[str]:
+    """Which of `modules` a fresh Python has imported after running `code` (with `argv`)."""
+    check = f"\nimport sys\nprint(*[m for m in {tuple(modules)!r} if m in sys.modules])\n"
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys\n" + code + check, *map(str, argv)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.splitlines()[-1].split() if done.stdout.strip() else []
