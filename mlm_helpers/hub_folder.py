@@ -1,9 +1,9 @@
 """The Hub-format model folder: save it, load models from it, check it, list what an upload sends.
 
 Training (notebook 04) saves a run's model and tokenizer with `save_for_hub` into `<run>/model`;
-`load_model` is the TensorFlow load of a model by name (a folder, the shipped ``"embedded"`` model,
-or a Hub id), which notebook 05 and `load_from_folder` (reopening a run) use; `publishing` checks the
-folder with `check_hub_folder` before an upload, and `upload_listing` says what
+`load_model` is the TensorFlow load of a model by name (a folder, the shipped ``"embedded"``
+model, or a Hub id), which notebook 05 and `load_from_folder` (reopening a run) use; `publishing`
+checks the folder with `check_hub_folder` before an upload, and `upload_listing` says what
 `HfApi.upload_folder` would send.
 
 Our folders hold TF weights (`tf_model.h5`). Every load passes ``use_safetensors=False``: with a
@@ -65,7 +65,8 @@ def load_model(name_or_folder: str | os.PathLike, *, encoder_only: bool = False)
     if folder is not None and not (folder / MODEL_CONFIG_FILE).is_file():
         raise FileNotFoundError(
             f"{folder} holds no {MODEL_CONFIG_FILE}, so it is not a model folder in Hub format. "
-            "Fix: save one with save_for_hub(model, tokenizer, folder), or point at <run_dir>/model."
+            "Fix: save one with save_for_hub(model, tokenizer, folder), or point at "
+            "<run_dir>/model."
         )
     import_tensorflow()  # Keras 2 must be in effect before transformers' TF classes load
     import transformers
@@ -99,7 +100,7 @@ def load_from_folder(folder: str | os.PathLike) -> tuple[Any, Any]:
 
 
 def missing_hub_files(folder: str | os.PathLike) -> list[str]:
-    """What a Hub folder lacks (`REQUIRED_FILES`), one entry per missing part; empty when complete."""
+    """What a Hub folder lacks (`REQUIRED_FILES`), one entry per missing part; [] when complete."""
     folder = Path(folder)
     if not folder.is_dir():
         return [f"the folder itself ({folder} does not exist)"]

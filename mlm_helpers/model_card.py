@@ -154,8 +154,8 @@ _FROM_SCRATCH = (
     "text."
 )
 _TEACHING = {
-    EMBEDDED: "It was produced by the offline default of the `mlm_helpers` tutorial: a tiny general "
-    "model adapted on a small generated review corpus in minutes on a CPU.",
+    EMBEDDED: "It was produced by the offline default of the `mlm_helpers` tutorial: a tiny "
+    "general model adapted on a small generated review corpus in minutes on a CPU.",
     SCRATCH: "It is a tiny model that `mlm_helpers` trained from scratch in minutes on a CPU.",
 }
 
@@ -169,8 +169,8 @@ def _origin(source: Provenance, shape: str) -> str:
         )
     if source.model == EMBEDDED:
         return (
-            f"a version of `{local_folder(EMBEDDED, kind='model').name}`, the tiny general-language "
-            f"DistilBERT{shape} that `mlm_helpers` pre-trained with masked-language modelling on "
+            f"a version of `{local_folder(EMBEDDED, kind='model').name}`, the tiny "
+            f"general-language DistilBERT{shape} that `mlm_helpers` pre-trained with masked-language modelling on "
             "generated general-domain text (everyday life, news, shopping, travel, food, sport, "
             "culture; no movie reviews) and ships in the package, whose masked-language-model "
             f"training was continued (adapted) on {source.texts}"
@@ -245,12 +245,13 @@ _LIMITS = {
     "films dominate.",
 }
 _OTHER_LIMITS = (
-    "Limitations and biases: the model reproduces what its training text says and how it says it, "
-    "including that text's biases; know what the dataset contains before relying on its predictions."
+    "Limitations and biases: the model reproduces what its training text says and how it says "
+    "it, including that text's biases; know what the dataset contains before relying on its "
+    "predictions."
 )
 _DATA_NOTES = {
-    EMBEDDED: "It was trained on `imdb-mini`, the small review corpus generated for `mlm_helpers` so "
-    "that the tutorial runs offline; its texts are short and repetitive.",
+    EMBEDDED: "It was trained on `imdb-mini`, the small review corpus generated for `mlm_helpers` "
+    "so that the tutorial runs offline; its texts are short and repetitive.",
     IMDB: "The training text is English user reviews of films and TV shows (IMDB). The model will "
     "do best on that kind of text and worse on other domains, other registers (news, legal, "
     "scientific text) and other languages.",

@@ -11,9 +11,9 @@ writes the tables and the summary, so figures and tables read the same numbers.
 Numbering: history.json numbers epochs from 1 (epoch 1 = after the first pass over the data); the
 figures use that numbering, with epoch 0 = before training.
 
-Partial runs: an interrupted run may have steps but no completed epoch, or nothing at all, and may
-have no all_results.json. Every figure then still draws, with a short note on the axes saying what is
-missing.
+Partial runs: an interrupted run may have steps but no completed epoch, or nothing at all, and
+may have no all_results.json. Every figure then still draws, with a short note on the axes saying
+what is missing.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
     publish(folder, "you/distilbert-imdb", dry_run=True)   # what would be sent, nothing sent
     publish(folder, "you/distilbert-imdb")    # create the repo (private by default) and upload
 
-The folder is the run's Hub folder (`hub_folder`), with the card `model_card.write_model_card` wrote.
+The folder is the run's Hub folder (`hub_folder`), with the card that
+`model_card.write_model_card` wrote.
 Safety rules kept here so that no notebook has to remember them: the Hub token is read from the
 environment, a Colab secret or the cached login, and is never printed, logged or written to a file;
 every check that can fail runs before anything is sent; a failed upload never touches the local
@@ -234,7 +235,8 @@ def publish(
         found = (
             f"Token: present (from {source})."
             if token
-            else f"Token: absent; set {TOKEN_ENV} (or the Colab secret {TOKEN_ENV}) before publishing."
+            else f"Token: absent; set {TOKEN_ENV} (or the Colab secret {TOKEN_ENV}) before "
+            "publishing."
         )
         message = f"Dry run: nothing was sent. Would upload {summary}\n{listing}\n{found}"
         print(message)

@@ -1,6 +1,6 @@
-"""Tables and the run summary from a run folder (notebook 05_plot_and_evaluate, and the model card of
-notebook 06): Markdown and sentences only, no TensorFlow and no matplotlib, so the model card can use
-them without drawing anything.
+"""Tables and the run summary from a run folder (notebook 05_plot_and_evaluate, and the model card
+of notebook 06): Markdown and sentences only, no TensorFlow and no matplotlib, so the model card
+can use them without drawing anything.
 
 - `summarize_run(run)` reads the curves aloud (best epoch, whether validation loss stopped
   improving, perplexity before/after) and carries the two Markdown tables: `epoch_table_markdown`

@@ -20,8 +20,6 @@ from mlm_helpers.hub_folder import (
 )
 from mlm_helpers.paths import EMBEDDED_MODEL_DIR
 
-pytest_plugins = ("hub_runs",)  # the fixtures: tokenizer, tiny_model, saved_model_dir, ready_folder
-
 
 def test_round_trip_gives_identical_logits(tiny_model, tokenizer, tmp_path):
     batch = tokenizer(TEXTS[:3], padding=True, return_tensors="tf")

@@ -17,8 +17,6 @@ from mlm_helpers.config import EMBEDDED, SCRATCH, embedded_profile, hub_profile
 from mlm_helpers.hub_folder import missing_hub_files
 from mlm_helpers.model_card import _intended_uses, build_model_card, provenance, write_model_card
 
-pytest_plugins = ("hub_runs",)  # the fixtures: tokenizer, saved_model_dir, hub_run
-
 
 def test_card_metadata_of_hub_profile(hub_run):
     from huggingface_hub import ModelCard

@@ -1,5 +1,5 @@
-"""Tests for mlm_helpers.plotting and mlm_helpers.reports (the tables and the summary, which read the
-same run folders): run folders are built in tmp_path with known values, and the figures' artists
+"""Tests for mlm_helpers.plotting and mlm_helpers.reports (the tables and the summary, which read
+the same run folders): run folders are built in tmp_path with known values, and the figures' artists
 (line data, bar widths, texts) and the tables are checked against them. Reading a run folder
 (`run_folder.load_run`) is tested in test_run_folder.py."""
 
@@ -119,7 +119,10 @@ def test_import_leaves_tensorflow_and_transformers_out():
 
 
 def test_reports_import_neither_matplotlib_nor_tensorflow():
-    code = "import sys, mlm_helpers.reports; print('matplotlib' in sys.modules, 'tensorflow' in sys.modules)"
+    code = (
+        "import sys, mlm_helpers.reports; "
+        "print('matplotlib' in sys.modules, 'tensorflow' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

@@ -25,8 +25,6 @@ from mlm_helpers.hub_folder import upload_listing
 from mlm_helpers.paths import project_root
 from mlm_helpers.publishing import PublishError, find_token_leaks, publish
 
-pytest_plugins = ("hub_runs",)  # the fixtures: saved_model_dir, hub_run, ready_folder
-
 
 def get_token() -> str | None:
     return publishing.find_token()[0]
