@@ -25,6 +25,7 @@ from .config import RunConfig
 from .hub_folder import CARD_FILE, MODEL_CONFIG_FILE
 from .paths import EMBEDDED, EMBEDDED_DATASET_DIR, SCRATCH, local_folder
 from .reports import summarize_run
+from .schedule import Schedule
 
 HUB_URL = "https://huggingface.co"
 HUB, LOCAL, IMDB = "hub", "local", "imdb"  # with EMBEDDED and SCRATCH: the kinds of a source
@@ -325,9 +326,7 @@ def _schedule_sentence(config: RunConfig, steps_per_epoch: int | None) -> str:
     """The learning-rate schedule in words: `describe()` of the schedule training built from the
     steps per epoch all_results.json records; without them (an unfinished run) the settings only."""
     if steps_per_epoch is not None:
-        from .schedule import LinearWarmupDecay  # imports TensorFlow, until schedule is TF-free
-
-        return LinearWarmupDecay.from_config(config, steps_per_epoch).describe()
+        return Schedule.from_config(config, steps_per_epoch).describe()
     steps = (
         f"{config.warmup * 100:g}% of the steps"
         if config.warmup < 1

@@ -258,9 +258,9 @@ def _schedule_line(text: str) -> str:
 
 
 def test_card_schedule_is_the_sentence_of_the_schedule_training_built(hub_run):
-    from mlm_helpers.schedule import LinearWarmupDecay
+    from mlm_helpers.schedule import Schedule
 
-    schedule = LinearWarmupDecay.from_config(HUB_CONFIG, RESULTS["steps_per_epoch"])
+    schedule = Schedule.from_config(HUB_CONFIG, RESULTS["steps_per_epoch"])
     expected = schedule.describe()
     assert _schedule_line(build_model_card(hub_run).text) == expected
     assert "first 1 of 12 steps to 2e-05" in expected  # the numbers the fixture's run recorded
@@ -411,9 +411,8 @@ def test_the_tensorflow_snippet_runs_as_printed_against_the_folder(hub_run):
 
 
 def test_writing_a_card_imports_neither_matplotlib_nor_tensorflow(tmp_path, saved_model_dir):
-    """The card's tables come from reports, its figure from the caller. (Its schedule sentence
-    still imports TensorFlow while schedule.py does: the run here records no steps per epoch.)"""
-    results = {k: v for k, v in RESULTS.items() if k != "steps_per_epoch"}
-    run = make_run(tmp_path / "runs", HUB_CONFIG, saved_model_dir, results=results)
+    """The card's tables come from reports, its figure from the caller, its schedule sentence
+    from the TensorFlow-free `schedule.Schedule`."""
+    run = make_run(tmp_path / "runs", HUB_CONFIG, saved_model_dir)
     code = "from mlm_helpers.model_card import write_model_card\nwrite_model_card(sys.argv[1])\n"
     assert loaded_after(code, run, modules=("matplotlib", "tensorflow")) == []
