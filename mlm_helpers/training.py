@@ -37,8 +37,8 @@ from .config import PROFILES, SCRATCH, RunConfig
 from .cost import estimate, utilisation_line
 from .evaluation import MaskedLMEvaluator, fill_mask, masked_lm_loss, unigram_perplexity
 from .hardware import Hardware
+from .hub_folder import save_for_hub
 from .paths import local_folder
-from .publishing import save_for_hub
 from .recorder import RunRecorder, finite_or_none
 from .run_folder import (
     CONFIG_FILE,
@@ -558,7 +558,7 @@ class RunNotFound(FileNotFoundError):
 
 def _reopen(config: RunConfig, tokenizer: Any, verbose: int) -> TrainResult:
     """A `TrainResult` for the finished run of `config`, loaded from its folder (nothing trained)."""
-    from .publishing import load_from_folder
+    from .hub_folder import load_from_folder
 
     run = load_run(config.run_dir)
     changed = config_differences(run.config, config)
@@ -639,7 +639,7 @@ def open_run(
     - `source` None: `config.run_dir` (on Colab, Google Drive: `colab.keep_runs_on_drive`). When it
       holds no finished run, raise `RunNotFound` saying how to get one and what training costs,
       unless `train_if_missing`, which trains (or resumes) it with `train_or_resume`.
-    - `source` a run folder, a Hub folder written by `publishing.write_model_card`, or the Hub id of
+    - `source` a run folder, a Hub folder written by `model_card.write_model_card`, or the Hub id of
       a model published from one: `run_folder.open_published`.
     """
     if source is not None:

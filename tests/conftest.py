@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+# The Hub-folder fixtures (tokenizer, saved_model_dir, hub_run, ready_folder) of test_hub_folder,
+# test_model_card and test_publishing.
+pytest_plugins = ("hub_runs",)
+
 
 @pytest.fixture(scope="session")
 def embedded_tokenizer():

@@ -45,6 +45,7 @@ from mlm_helpers.cost import parameter_count
 from mlm_helpers.data import hold_out, load_reviews, load_tokenizer
 from mlm_helpers.evaluation import masked_lm_loss, prediction_slots
 from mlm_helpers.hardware import training_policies
+from mlm_helpers.hub_folder import load_from_folder, missing_hub_files
 from mlm_helpers.masking import (
     IGNORE_INDEX,
     KEPT,
@@ -56,8 +57,9 @@ from mlm_helpers.masking import (
     fixed_eval_masks,
     mask_chunks,
 )
+from mlm_helpers.model_card import write_model_card
 from mlm_helpers.paths import EMBEDDED_DATASET_DIR
-from mlm_helpers.publishing import load_from_folder, missing_hub_files, publish, write_model_card
+from mlm_helpers.publishing import publish
 from mlm_helpers.run_folder import HISTORY_FILE, model_dir
 from mlm_helpers.training import SimulatedDisconnect, build_model, fine_tune, interrupt_at
 
@@ -411,7 +413,13 @@ def test_saved_folder_reloads_with_the_same_logits(straight_run, tokenizer, run_
 
 @pytest.fixture(scope="module")
 def card(straight_run):
-    return write_model_card(straight_run.run_dir, repo_id="someone/model")
+    from mlm_helpers.figures import save_fig
+    from mlm_helpers.plotting import plot_run
+
+    folder = model_dir(straight_run.run_dir)
+    save_fig(plot_run(straight_run.run_dir, "epoch_loss"), "loss_curves", folder=folder, quiet=True)
+    figure = folder / "loss_curves.png"
+    return write_model_card(straight_run.run_dir, repo_id="someone/model", figure=figure)
 
 
 def test_model_card_of_the_full_size_run(straight_run, card):
@@ -421,8 +429,9 @@ def test_model_card_of_the_full_size_run(straight_run, card):
     assert missing_hub_files(card.parent) == []
     data = ModelCard(card.read_text()).data
     assert data.base_model is None  # a local folder is no Hub id
-    [result] = data.eval_results
-    assert result.metric_value == round(straight_run.results["perplexity_after"], 2)
+    before, after = data.eval_results
+    assert before.metric_value == round(straight_run.results["perplexity_before"], 2)
+    assert after.metric_value == round(straight_run.results["perplexity_after"], 2)
     lines = card.read_text().splitlines()
     for line in (
         "- train_batch_size: 2",

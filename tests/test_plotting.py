@@ -1,5 +1,6 @@
-"""Tests for mlm_helpers.plotting: run folders are built in tmp_path with known values, and the
-figures' artists (line data, bar widths, texts) are checked against them. Reading a run folder
+"""Tests for mlm_helpers.plotting and mlm_helpers.reports (the tables and the summary, which read
+the same run folders): run folders are built in tmp_path with known values, and the figures' artists
+(line data, bar widths, texts) and the tables are checked against them. Reading a run folder
 (`run_folder.load_run`) is tested in test_run_folder.py."""
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ from mlm_helpers import plotting  # noqa: E402
 from mlm_helpers.plotting import (  # noqa: E402
     compare_runs,
     ema,
-    epoch_table_markdown,
-    fill_mask_table_markdown,
     plot_epoch_loss,
     plot_fill_mask,
     plot_learning_rate,
     plot_perplexity,
+    plot_run,
     plot_step_loss,
-    save_run_figures,
+)
+from mlm_helpers.reports import (  # noqa: E402
+    epoch_table_markdown,
+    fill_mask_table_markdown,
     summarize_run,
 )
 from mlm_helpers.run_folder import Run, load_run  # noqa: E402
@@ -110,6 +113,15 @@ def test_import_leaves_tensorflow_and_transformers_out():
     code = (
         "import sys, mlm_helpers.plotting; "
         "print('tensorflow' in sys.modules, 'transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_reports_import_neither_matplotlib_nor_tensorflow():
+    code = (
+        "import sys, mlm_helpers.reports; "
+        "print('matplotlib' in sys.modules, 'tensorflow' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
@@ -456,17 +468,40 @@ def test_summarize_run_without_epochs(tmp_path: Path):
 # ------------------------------------------------------------------------------------ saving
 
 
-def test_save_run_figures_writes_and_closes(run_dir: Path, tmp_path: Path):
-    before = set(plt.get_fignums())
-    saved = save_run_figures(load_run(run_dir), folder=tmp_path / "figs", prefix="demo run")
-    assert set(saved) == {"loss", "step_loss", "learning_rate", "perplexity", "fill_mask"}
-    for kind, path in saved.items():
-        assert path == tmp_path / "figs" / f"demo_run_{kind}.png"
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert set(plt.get_fignums()) == before
+def _lines(fig: plt.Figure) -> list[list[float]]:
+    return [list(map(float, line.get_ydata())) for ax in fig.axes for line in ax.get_lines()]
+
+
+@pytest.mark.parametrize("kind", list(plotting.FIGURES))
+def test_plot_run_draws_the_figure_of_its_kind(run_dir: Path, kind: str):
+    fig = plot_run(run_dir, kind)
+    same = plotting.FIGURES[kind](run_dir)
+    assert fig.axes[0].get_title() == same.axes[0].get_title()
+    np.testing.assert_array_equal(
+        np.array(_lines(fig), dtype=object), np.array(_lines(same), dtype=object)
+    )
+    plt.close("all")
+
+
+def test_plot_run_of_several_runs_compares_them(tmp_path: Path, run_dir: Path):
+    other = write_run(tmp_path / "other", epochs=EPOCHS[:2])
+    fig = plot_run([run_dir, other], "step_loss", labels=["a", "b"], smoothing=0.5)
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["a", "b"]
+    assert _lines(fig) == _lines(compare_runs([run_dir, other], "step_loss", smoothing=0.5))
+    with pytest.raises(ValueError, match="kind='loss' is unknown"):
+        plot_run(run_dir, "loss")
+    plt.close("all")
+
+
+def test_the_summary_carries_the_tables(run_dir: Path, tmp_path: Path):
+    summary = summarize_run(run_dir)
+    assert summary.epoch_table == epoch_table_markdown(load_run(run_dir))
+    assert summary.fill_mask_table == fill_mask_table_markdown(load_run(run_dir))
+    partial = summarize_run(write_run(tmp_path / "r", steps=STEPS[:3], epochs=[], results=None))
+    assert partial.epoch_table is None and partial.fill_mask_table is None
 
 
 def test_an_empty_run_object_is_summarized_without_reading_a_folder():
     run = Run(path=Path("runs/x"))  # no such folder: a Run is used as it is, never re-read
-    assert plotting.summarize_run(run).steps_logged == 0
+    assert summarize_run(run).steps_logged == 0
     assert plot_epoch_loss(run).axes[0].get_lines() == []

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from tiny_runs import tiny_config
 
-from mlm_helpers import chunking, publishing, run_folder
+from mlm_helpers import chunking, model_card, run_folder
+from mlm_helpers.hub_folder import upload_listing
 from mlm_helpers.training import (
     RunNotFound,
     SimulatedDisconnect,
@@ -91,10 +92,10 @@ def test_a_published_model_opens_as_its_run_from_a_folder_or_a_hub_id(
     train_or_resume(config, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
     trained = run_folder.load_run(config.run_dir)
     # Notebook 06 writes the card and, with it, the run's records into the Hub folder.
-    publishing.write_model_card(config.run_dir, repo_id="someone/pub")
+    model_card.write_model_card(config.run_dir, repo_id="someone/pub")
     hub_folder = tmp_path / "downloaded"
     shutil.copytree(config.run_dir / "model", hub_folder)  # what the Hub would hold
-    listing = [name for name, _ in publishing.upload_listing(hub_folder)]
+    listing = [name for name, _ in upload_listing(hub_folder)]
     assert {f"run/{name}" for name in run_folder.RECORD_FILES} <= set(listing)
 
     from_folder = open_run(config, str(hub_folder))
@@ -124,7 +125,7 @@ def test_a_published_model_opens_as_its_run_from_a_folder_or_a_hub_id(
     assert classify.encoder_sources(adapted_from_embedded)["adapted"] == str(hub_folder)
 
     # The card can be written again from the opened run (the records are not copied onto themselves).
-    publishing.write_model_card(from_hub, hub_folder, repo_id="someone/pub")
+    model_card.write_model_card(from_hub, hub_folder, repo_id="someone/pub")
     saved = json.loads((hub_folder / "run" / run_folder.HISTORY_FILE).read_text())
     assert run_folder.clean_history(saved) == trained.history
 

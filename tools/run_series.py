@@ -60,7 +60,7 @@ def run_notebook(path: Path, out: Path, timeout: int) -> float:
 def summary() -> list[str]:
     sys.path.insert(0, str(ROOT))
     from mlm_helpers.config import get_config
-    from mlm_helpers.publishing import CARD_FILE
+    from mlm_helpers.hub_folder import CARD_FILE
     from mlm_helpers.run_folder import RESULTS_FILE, model_dir, read_json
 
     config = get_config(verbose=False)
