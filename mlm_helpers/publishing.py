@@ -146,15 +146,6 @@ def _model_name(config: RunConfig, repo_id: str | None) -> str:
     return repo_id.split("/")[-1] if repo_id else config.run_name
 
 
-def _steps_per_epoch(run: run_folder.Run) -> int | None:
-    """The run's batches per epoch as training recorded them: all_results.json, else
-    checkpoints/state.json (written when training starts); None when neither has it."""
-    if run.results.get("steps_per_epoch") is not None:
-        return run.results["steps_per_epoch"]
-    state = run_folder.read_json(run_folder.state_path(run.path), required=False) or {}
-    return state.get("steps_per_epoch")
-
-
 def _schedule_sentence(config: RunConfig, steps_per_epoch: int | None) -> str:
     """The learning-rate schedule in words. With the steps per epoch: `describe()` of the schedule
     training built from the same numbers. Without: only the settings (all that is known)."""
@@ -451,7 +442,7 @@ def _hyperparameters(config: RunConfig, run: run_folder.Run) -> str:
         f"- optimizer: AdamWeightDecay (beta_1: {config.adam_beta1:g}, beta_2: "
         f"{config.adam_beta2:g}, epsilon: {config.adam_epsilon:g}, weight_decay_rate: "
         f"{config.weight_decay:g}, gradient clipping by global norm: {clip})",
-        f"- learning_rate: {_schedule_sentence(config, _steps_per_epoch(run))}",
+        f"- learning_rate: {_schedule_sentence(config, run.steps_per_epoch)}",
         f"- train_batch_size: {config.batch_size}",
         f"- num_epochs: {config.epochs}" + _completed(config, results),
         f"- seed: {config.seed}",

@@ -88,8 +88,8 @@ class RunRecorder(keras.callbacks.Callback):
 
     `mlm` is the transformers model (Keras calls the compiled trainer `self.model`) and `optimizer`
     its optimizer: both go into the checkpoints. `evaluate()` evaluates on the held-out chunks.
-    `history` is history.json's content (updated in place); `state` is state.json's, replaced by
-    a new `RunState` at every checkpoint.
+    `history` is history.json's content (updated in place); `state`, set before `fit` (the state
+    restored, or the run's first), is state.json's, replaced by a new `RunState` at every checkpoint.
     """
 
     def __init__(
@@ -102,7 +102,6 @@ class RunRecorder(keras.callbacks.Callback):
         optimizer: Any,
         evaluate: Callable[[], EvalResult],
         history: dict[str, list],
-        state: RunState,
         verbose: int,
     ) -> None:
         super().__init__()
@@ -111,7 +110,8 @@ class RunRecorder(keras.callbacks.Callback):
         self.rates = schedule.curve()  # logged per step: the rate each step really used
         self.mlm, self.optimizer = mlm, optimizer
         self.evaluate = evaluate
-        self.history, self.state, self.verbose = history, state, verbose
+        self.history, self.verbose = history, verbose
+        self.state: RunState | None = None  # set by training before `fit`: the saved or first state
         self.generators = dropout_generators(mlm)
         # Progress that must survive a restart lives in the checkpoint: loss sum and masked tokens
         # of the current epoch so far, its training seconds, and all training seconds.

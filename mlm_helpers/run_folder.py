@@ -20,7 +20,6 @@ imports no TensorFlow, so a run trained elsewhere can be read on any machine.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import uuid
@@ -30,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .checks import is_finite
 from .config import RunConfig
 
 CONFIG_FILE = "config.json"
@@ -46,6 +46,8 @@ RECORD_FILES = (CONFIG_FILE, HISTORY_FILE, RESULTS_FILE)
 LOGS_DIR = "logs"
 CLASSIFICATION_FILE = "classification.json"  # notebook 07's learning curve (mlm_helpers.classify)
 PREVIOUS_SUFFIX = ".previous-"  # mode="afresh" renames the earlier run <run_dir>.previous-<UTC>
+# How `runs.open_run` (and ``train --mode``) may treat a run folder; the table is in runs.py.
+OPEN_MODES = ("auto", "train", "resume", "reopen", "afresh")
 TRAINING_OUTPUTS = (HISTORY_FILE, RESULTS_FILE, CHECKPOINT_DIR, MODEL_DIR, LOGS_DIR)
 TRAIN_HINT = "run notebook 04_finetune, or `python -m mlm_helpers train` with the same run_name"
 RESUME_FIX = (
@@ -186,13 +188,7 @@ def _check_records(records: Any, kind: str, key: str, source: str) -> list[dict[
         )
     for i, record in enumerate(records):
         value = record.get(key) if isinstance(record, dict) else None
-        whole = (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and math.isfinite(value)
-            and value == int(value)
-        )
-        if not whole:
+        if not (is_finite(value) and value == int(value)):
             raise ValueError(
                 f"{source}: {kind}[{i}] = {record!r} needs a whole-number '{key}' "
                 "(see docs/run-folder.md for the format)"
@@ -277,7 +273,7 @@ RunLike = Run | str | os.PathLike
 
 
 def load_run(run_dir: RunLike) -> Run:
-    """Read a run folder into a `Run` (plotting, `training.open_run`); a `Run` is returned as it is.
+    """Read a run folder into a `Run` (plotting, `runs.open_run`); a `Run` is returned as it is.
 
     history.json is required (FileNotFoundError saying how to train); config.json and
     all_results.json are optional (a run interrupted before the end has no all_results.json).
