@@ -28,7 +28,7 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .config import RunConfig, get_config, tuple_fields
@@ -80,7 +80,7 @@ def parse_overrides(assignments: Sequence[str], base: RunConfig | None = None) -
             current = overrides.get(field_name)
             if current is None:
                 current = getattr(base or RunConfig(), field_name)
-            if not isinstance(current, dict):
+            if not isinstance(current, Mapping):
                 raise ValueError(f"--set {assignment!r}: {field_name} is not a dict field")
             overrides[field_name] = {**current, key: value}
         else:

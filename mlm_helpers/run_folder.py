@@ -355,6 +355,11 @@ def config_differences(saved: Mapping[str, Any], current: RunConfig) -> dict[str
     }
 
 
+def describe_differences(differences: Mapping[str, tuple[Any, Any]]) -> str:
+    """`config_differences` in words, for refusals: ``learning_rate: saved 0.005, now 0.001``."""
+    return "; ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in differences.items())
+
+
 def holds_run(run_dir: str | os.PathLike) -> bool:
     """Whether `run_dir` holds (part of) a run: any of the files or folders training writes."""
     return any((Path(run_dir) / name).exists() for name in TRAINING_OUTPUTS)
@@ -417,7 +422,7 @@ def resume_files(config: RunConfig) -> tuple[RunState | None, dict[str, list]]:
     )
     differences = config_differences(saved, config)
     if differences:
-        listed = "; ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in differences.items())
+        listed = describe_differences(differences)
         raise ResumeError(
             f"cannot resume {run_dir}: the configuration differs in fields that change what is "
             f"trained ({listed}). Use the saved configuration (RunConfig.load('{run_dir}/"

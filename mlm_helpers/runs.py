@@ -39,10 +39,12 @@ from .run_folder import (
     PREVIOUS_SUFFIX,
     Run,
     config_differences,
+    describe_differences,
     holds_run,
     is_finished,
     load_run,
     open_folder,
+    resume_files,
 )
 
 HUB_COPIES_DIR = "hub"  # <runs_dir>/hub/<owner>--<name>-<revision>: models downloaded by Hub id
@@ -144,22 +146,24 @@ def _decide(config: RunConfig, mode: str) -> str:
             )
         return "train"
     if finished:
-        _refuse_other_config(config)
+        _refuse_other_config(config, mode)
         return "reopen"
     if mode == "reopen" or (mode == "resume" and not partial):
         raise RunNotFound(_missing(config, partial, mode))
     return "resume" if partial else "train"
 
 
-def _refuse_other_config(config: RunConfig) -> None:
-    """FileExistsError when the finished run in the folder has another configuration."""
-    saved = load_run(config.run_dir).config
-    changed = config_differences(saved, config)
+def _refuse_other_config(config: RunConfig, mode: str) -> None:
+    """Refuse a finished run of another configuration, naming the fields that differ
+    (`ResumeError` for mode "resume", from `run_folder.resume_files`; FileExistsError else)."""
+    if mode == "resume":
+        resume_files(config)
+        return
+    changed = config_differences(load_run(config.run_dir).config, config)
     if changed:
-        fields = ", ".join(f"{name}: {old!r} -> {new!r}" for name, (old, new) in changed.items())
         raise FileExistsError(
-            f"{config.run_dir} holds a finished run of another configuration ({fields}). Choose "
-            f"another run_name, or {AFRESH}"
+            f"{config.run_dir} holds a finished run of another configuration "
+            f"({describe_differences(changed)}). Choose another run_name, or {AFRESH}"
         )
 
 

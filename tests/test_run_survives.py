@@ -52,7 +52,7 @@ def test_auto_mode_trains_then_reopens_resumes_and_starts_afresh_only_when_asked
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert again.results == resumed.results and again.history == resumed.history
     # 4. Another config under the same name is refused, naming the field ...
-    with pytest.raises(FileExistsError, match="learning_rate: 0.005 -> 0.001"):
+    with pytest.raises(FileExistsError, match="learning_rate: saved 0.005, now 0.001"):
         open_run(config.replace(learning_rate=1e-3), mode="auto", **common)
     # 5. ... and starting afresh is explicit and keeps the finished run.
     weights = (config.run_dir / "model" / "tf_model.h5").read_bytes()

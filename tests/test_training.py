@@ -452,14 +452,17 @@ def test_cli_trains_end_to_end(tmp_path):
     results = json.loads((tmp_path / "cli" / "all_results.json").read_text())
     assert results["global_step"] == 4 and results["epochs_completed"] == 1
     # The default mode is notebook 04's, "auto": a finished run is reopened, not trained again ...
-    again = run_python("", *command.split(), "--runs-dir", str(tmp_path), "--quiet")
+    same = [*command.split(), "--runs-dir", str(tmp_path), *[a for s in sets for a in ("--set", s)]]
+    same += ["--set", f"tiny_model={model}", "--quiet"]
+    again = run_python("", *same)
     assert again.returncode == 0 and "already trained (4 steps): reopened" in again.stderr
     assert again.stdout.strip() == str(tmp_path / "cli")
     assert json.loads((tmp_path / "cli" / "all_results.json").read_text()) == results
     # ... and "train" refuses it, as runs.open_run(mode="train") does.
-    fresh = [*command.split(), "--runs-dir", str(tmp_path), "--quiet", "--mode", "train"]
-    refused = run_python("", *fresh)
+    refused = run_python("", *same, "--mode", "train")
     assert refused.returncode == 2 and "already holds a finished run" in refused.stderr
+    other = run_python("", *command.split(), "--runs-dir", str(tmp_path), "--quiet")
+    assert other.returncode == 2 and "finished run of another configuration" in other.stderr
 
 
 def test_cli_help_and_usage_errors():
