@@ -2,19 +2,7 @@
 
 Training (notebook 04) writes one folder per run; plotting (05), publishing (06) and the tools only
 read it. This module is the only place that knows the layout (docs/run-folder.md describes it) and
-imports no TensorFlow, so a run trained elsewhere can be read on any machine.
-
-```
-<runs_dir>/<run_name>/
-  config.json             RunConfig.to_dict() of the run
-  history.json            per-step and per-epoch metrics, rewritten atomically as training goes
-  all_results.json        before/after evaluation, step counts, throughput, library versions
-  checkpoints/            tf.train.Checkpoint files and state.json (progress, "before" evaluation)
-  model/                  the Hub-format folder: model, tokenizer, later the model card and
-                          run/ (copies of config.json, history.json, all_results.json)
-  logs/                   TensorBoard event files
-  classification.json     sentiment accuracy, general vs adapted encoder (notebook 07; optional)
-```
+imports no TensorFlow or network, so a run trained elsewhere can be read on any machine.
 """
 
 from __future__ import annotations

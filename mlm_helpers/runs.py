@@ -119,10 +119,11 @@ def open_run(
         return OpenedRun(**vars(open_folder(_local_copy(source, config.run_dir.parent))))
     action = _decide(config, mode)
     if action == "reopen":
-        return _reopen(config, verbose, train.get("tokenizer"))
+        return _reopen(config, verbose and mode != "reopen", train.get("tokenizer"))
     if verbose and mode != "train" and action != "afresh":
         doing = "Resuming" if action == "resume" else "Training"
-        print(f"{doing} {config.run_name!r} here, as asked (mode={mode!r}): {_cost(config)}.")
+        cost = _cost(config, getattr(train.get("data"), "steps_per_epoch", None))
+        print(f"{doing} {config.run_name!r} here, as asked (mode={mode!r}): {cost}.")
     start = {"train": "fresh"}.get(action, action)
     trained = training.train(config, start=start, verbose=verbose, **train)
     run = load_run(config.run_dir)
@@ -179,23 +180,25 @@ def _missing(config: RunConfig, partial: bool, mode: str) -> str:
     )
 
 
-def _cost(config: RunConfig) -> str:
+def _cost(config: RunConfig, steps_per_epoch: int | None = None) -> str:
     """`hardware.estimate`'s phrase for a run, or a plain one when it cannot be worked out here
-    (all chunks: the data decides the steps; a Hub model whose configuration cannot be read)."""
+    (all chunks and no data yet: the data decides the steps; a Hub model whose configuration
+    cannot be read)."""
     try:
-        return estimate(config).short()
+        return estimate(config, steps_per_epoch).short()
     except (ValueError, OSError):
         return "a full training run (notebook 04 prints its cost before training)"
 
 
-def _reopen(config: RunConfig, verbose: int, tokenizer: Any) -> OpenedRun:
-    """The finished run of `config`, from its folder (its model loaded when first used)."""
+def _reopen(config: RunConfig, say: bool, tokenizer: Any) -> OpenedRun:
+    """The finished run of `config`, from its folder (its model loaded when first used); `say`:
+    print that nothing was trained (not for mode "reopen", which only ever reopens)."""
     run = load_run(config.run_dir)
     notice = (
         f"{config.run_name} is already trained ({run.results.get('global_step')} steps): reopened "
         f"from {config.run_dir} without training. To train it again: {AFRESH}."
     )
-    if verbose:
+    if say:
         print(notice)
     loaded = {} if tokenizer is None else {"tokenizer": tokenizer}
     return OpenedRun(**vars(run), notices=(notice,), loaded=loaded)

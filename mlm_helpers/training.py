@@ -1,21 +1,16 @@
 """Stage 04 — fine-tuning: `train(config)` trains a masked-LM model and writes its run folder.
 
 Notebook 04 and ``python -m mlm_helpers train`` reach it through `runs.open_run`, which decides
-from the run folder whether to train, resume or reopen. In order:
-
-1. **Data** (`prepare_data`): stages 01-03; `MLMDatasets.steps_per_epoch` sizes everything after.
-2. **Schedule** (`schedule.LinearWarmupDecay`): a warmup not shorter than training is refused.
-3. **Hardware** (`hardware.Hardware`): precision, XLA, replicas, determinism — decided once.
-4. **Check the run folder**, changing nothing; a resumed one all or nothing (`run_folder`).
-5. **Build** under the precision policy, in the strategy's scope: the model (`build_model`),
-   AdamWeightDecay (`make_optimizer`) and `MaskedLMTrainer` (`make_trainer`), whose train step
-   takes the float32 loss per masked token of the global batch (`evaluation.masked_lm_loss`).
-6. **Open the run folder**, now that every check has passed: move an earlier run aside, remove
-   orphans of a killed write, save config.json; restore the newest readable checkpoint.
-7. **Evaluate before** training (kept in state.json, `run_folder.RunState`).
-8. **Fit**, recorded by `recorder.RunRecorder`: history, TensorBoard, checkpoints, dropout
-   re-seeding, NaN detection. A resumed run finishes its interrupted epoch first, bit for bit.
-9. **Finish**: save the model and tokenizer in Hub format and write all_results.json.
+from the run folder whether to train, resume or reopen. In order: **data** (`prepare_data`, stages
+01-03; `MLMDatasets.steps_per_epoch` sizes everything after); **schedule** (a warmup not shorter
+than training is refused); **hardware** (`hardware.Hardware`: precision, XLA, replicas,
+determinism); **check the run folder**, changing nothing (a resume all or nothing); **build**
+under the precision policy in the strategy's scope (`build_model`, `make_optimizer`, and
+`make_trainer`'s `MaskedLMTrainer`, whose step takes the float32 loss per masked token of the
+global batch); **open the folder** once every check passed (move an earlier run aside, remove
+orphans, save config.json, restore the newest readable checkpoint); **evaluate before** (kept in
+state.json); **fit**, recorded by `recorder.RunRecorder` (a resumed run finishes its interrupted
+epoch first, bit for bit); **finish**: the model in Hub format and all_results.json.
 """
 
 from __future__ import annotations
@@ -27,6 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _compat, runtime
+from .checks import one_of
 from .config import SCRATCH, RunConfig
 from .evaluation import EvalResult, MaskedLMEvaluator, fill_mask, masked_lm_loss, unigram_perplexity
 from .hardware import Hardware, utilisation_line
@@ -255,9 +251,8 @@ STARTS = ("fresh", "resume", "afresh")
 
 
 class Trained(NamedTuple):
-    """What `train` hands back to `runs.open_run`: the model, its tokenizer, and `notices`: what
-    was done to the run folder besides training (an earlier run moved aside, a checkpoint
-    fallback, orphans removed)."""
+    """`train`'s model and tokenizer, and `notices`: what was done to the run folder besides
+    training (an earlier run moved aside, a checkpoint fallback, orphans removed)."""
 
     model: Any
     tokenizer: Any
@@ -313,10 +308,8 @@ def train(
     go to `fit`; `deterministic`: TensorFlow op determinism (default: on for a CPU only).
     Raises `TrainingDiverged` on a NaN/inf loss (keeping the last good checkpoint).
     """
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"verbose={verbose!r} must be 0, 1 or 2")
-    if start not in STARTS:
-        raise ValueError(f"start={start!r}: choose one of {', '.join(STARTS)}")
+    one_of(verbose, "verbose", (0, 1, 2))
+    one_of(start, "train(start=...)", STARTS)
     if data is None:
         tokenizer, data = prepare_data(config, tokenizer=tokenizer, chunks=chunks)
     else:
