@@ -301,8 +301,8 @@ def copy_records(run: Run, folder: str | os.PathLike) -> Path:
 
 def open_folder(source: str | os.PathLike) -> Run:
     """Open a run from a local folder: a run folder, or a Hub-format model folder holding `run/`
-    records (notebook 06 writes them with the model card). No network: a Hub id is downloaded
-    and copied out of the Hub cache by `runs.open_run` first.
+    records (`copy_records`, called with the model card). No network: a Hub id is downloaded and
+    copied out of the Hub cache by `runs.open_run` first.
 
     The returned `Run`'s `model_dir` is the folder holding the model. A model without records (one
     not published by this series) raises FileNotFoundError saying what is missing.
