@@ -28,13 +28,13 @@ from mlm_helpers.evaluation import ADAPTATION_PROMPT, DOMAIN_WORDS, check_adapta
 
 
 def run_seed(seed: int, runs_dir: str, min_gain: float, overrides: dict) -> dict:
-    from mlm_helpers.training import fine_tune
+    from mlm_helpers.runs import open_run
 
     config = embedded_profile(
         **{**overrides, "seed": seed, "runs_dir": runs_dir, "run_name": f"seed-{seed}"}
     )
     start = time.perf_counter()
-    results = fine_tune(config, verbose=0).results
+    results = open_run(config, mode="train", verbose=0).results
     top = {
         when: results[f"fill_mask_{when}"][ADAPTATION_PROMPT][0]["token"]
         for when in ("before", "after")

@@ -1,11 +1,13 @@
 """Headless runs of the notebooks' code: ``python -m mlm_helpers train ...`` (or ``mlm-helpers``).
 
-``train`` calls the same `training.fine_tune` as notebook 04 and prints the run folder, so a long run
-can go to a terminal, a batch job or ``nohup`` while the notebooks only read its folder:
+``train`` calls what notebook 04 calls, `runs.open_run(config, mode=...)`, with the same default
+mode, ``auto`` (train, resume an interrupted run, reopen a finished one; refuse a finished run of
+another configuration), and prints the run folder, so a long run can go to a terminal, a batch job
+or ``nohup`` while the notebooks only read its folder:
 
     python -m mlm_helpers train --profile embedded --epochs 2
     python -m mlm_helpers train --profile hub --set batch_size=64 --set learning_rate=3e-5
-    python -m mlm_helpers train --profile hub --runs-dir /content/drive/MyDrive/runs --resume
+    python -m mlm_helpers train --profile hub --runs-dir /content/drive/MyDrive/runs --mode resume
 
 ``classify`` runs notebook 07's experiment (`classify.learning_curve`) on a finished run: sentiment
 accuracy against labelled reviews, general vs adapted encoder. It prints the table and writes
@@ -26,10 +28,11 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .config import RunConfig, get_config, tuple_fields
+from .run_folder import OPEN_MODES
 
 EXIT_USAGE = 2  # bad arguments or configuration (argparse uses 2 as well)
 EXIT_FAILED = 1  # the run itself failed (diverged, missing files, ...)
@@ -77,7 +80,7 @@ def parse_overrides(assignments: Sequence[str], base: RunConfig | None = None) -
             current = overrides.get(field_name)
             if current is None:
                 current = getattr(base or RunConfig(), field_name)
-            if not isinstance(current, dict):
+            if not isinstance(current, Mapping):
                 raise ValueError(f"--set {assignment!r}: {field_name} is not a dict field")
             overrides[field_name] = {**current, key: value}
         else:
@@ -120,18 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_arguments(train)
     train.add_argument("--epochs", type=int, help="number of epochs (overrides the profile's)")
-    mode = train.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue from the run folder's newest readable checkpoint (refused, naming the "
-        "file, when a run file is missing or corrupt)",
-    )
-    mode.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="start the run again; once the new run's checks pass, an earlier run in the folder "
-        "is renamed <run>.previous-<UTC time> (never deleted; the move is printed)",
+    train.add_argument(
+        "--mode",
+        choices=OPEN_MODES,
+        default="auto",
+        help="what to do with a run already in the folder (as notebook 04; runs.open_run): auto "
+        "trains, resumes an interrupted run or reopens a finished one; train refuses any "
+        "existing run; resume only continues one; reopen only reads a finished one; afresh "
+        "trains again, renaming the earlier run <run>.previous-<UTC time> (never deleted)",
     )
     train.add_argument("--progress", action="store_true", help="show Keras progress bars")
     train.add_argument("--quiet", action="store_true", help="print only the run folder")
@@ -173,9 +172,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from . import runtime
+    from . import runs, runtime
     from .run_folder import ResumeError
-    from .training import TrainingDiverged, fine_tune
+    from .training import TrainingDiverged
 
     try:
         config = config_from_args(args)
@@ -185,8 +184,8 @@ def run_train(args: argparse.Namespace) -> int:
     runtime.quiet_libraries()
     verbose = 0 if args.quiet else 1 if args.progress else 2
     try:
-        result = fine_tune(config, resume=args.resume, overwrite=args.overwrite, verbose=verbose)
-    except (ValueError, ResumeError, FileExistsError) as err:
+        result = runs.open_run(config, mode=args.mode, verbose=verbose)
+    except (ValueError, ResumeError, FileExistsError, runs.RunNotFound) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except (TrainingDiverged, FileNotFoundError, OSError) as err:
@@ -196,7 +195,7 @@ def run_train(args: argparse.Namespace) -> int:
         print(*result.notices, sep="\n", file=sys.stderr)
     else:
         print(result)
-    print(result.run_dir)
+    print(result.path)
     return 0
 
 

@@ -9,6 +9,8 @@ During `fit`, the recorder
 - re-seeds dropout from (seed, epoch) at every epoch start, so a resumed epoch drops the same units;
 - stops the run when the loss is NaN or infinite, keeping the last good checkpoint.
 
+`interrupt_at(step)` is the other callback: a reproducible stand-in for a lost Colab runtime.
+
 `restore()` loads the newest readable checkpoint back (an older one when the newest is corrupt,
 saying so) and drops the history recorded after it. The run-folder format is `run_folder`'s.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +27,14 @@ import numpy as np
 
 from . import _compat, runtime
 from .config import RunConfig
-from .evaluation import EvalResult, MaskedLMEvaluator
+from .evaluation import EvalResult
 from .run_folder import (
     CHECKPOINT_DIR,
     HISTORY_FILE,
     LOGS_DIR,
     RESUME_FIX,
     ResumeError,
-    state_path,
+    RunState,
     write_json_atomic,
 )
 
@@ -81,10 +83,12 @@ def format_epoch(record: Mapping[str, Any], epochs: int) -> str:
 
 
 class RunRecorder(keras.callbacks.Callback):
-    """The bookkeeping of one `fine_tune` call, as a Keras callback (see the module docstring).
+    """The bookkeeping of one training run, as a Keras callback (see the module docstring).
 
-    `mlm` is the transformers model (Keras calls the compiled trainer `self.model`); `state` is
-    checkpoints/state.json's content and `history` history.json's, both updated in place.
+    `mlm` is the transformers model (Keras calls the compiled trainer `self.model`) and `optimizer`
+    its optimizer: both go into the checkpoints. `evaluate()` evaluates on the held-out chunks.
+    `history` is history.json's content (updated in place); `state`, set before `fit` (the state
+    restored, or the run's first), is state.json's, replaced by a new `RunState` at every checkpoint.
     """
 
     def __init__(
@@ -95,10 +99,8 @@ class RunRecorder(keras.callbacks.Callback):
         run_dir: Path,
         mlm: Any,
         optimizer: Any,
-        evaluator: MaskedLMEvaluator,
-        eval_dataset: Any,
+        evaluate: Callable[[], EvalResult],
         history: dict[str, list],
-        state: dict[str, Any],
         verbose: int,
     ) -> None:
         super().__init__()
@@ -106,8 +108,9 @@ class RunRecorder(keras.callbacks.Callback):
         # logged per step: the rate each step really used (the optimizer's KerasSchedule looks it up)
         self.rates = optimizer.learning_rate.schedule.curve()
         self.mlm, self.optimizer = mlm, optimizer
-        self.evaluator, self.eval_dataset = evaluator, eval_dataset
-        self.history, self.state, self.verbose = history, state, verbose
+        self.evaluate = evaluate
+        self.history, self.verbose = history, verbose
+        self.state: RunState | None = None  # set by training before `fit`: the saved or first state
         self.generators = dropout_generators(mlm)
         # Progress that must survive a restart lives in the checkpoint: loss sum and masked tokens
         # of the current epoch so far, its training seconds, and all training seconds.
@@ -179,16 +182,9 @@ class RunRecorder(keras.callbacks.Callback):
         )
         step = self.global_step
         path = self.manager.save(checkpoint_number=step)
-        self.state.update(
-            global_step=step,
-            epochs_completed=step // self.steps_per_epoch,
-            batches_into_epoch=step % self.steps_per_epoch,
-            checkpoint=Path(path).name,
-            train_seconds=self.total_seconds,
-            status="running",
-        )
+        self.state = self.state.at_checkpoint(step, Path(path).name, self.total_seconds)
         self.flush()
-        write_json_atomic(state_path(self.run_dir), self.state)
+        self.state.write(self.run_dir)
 
     def flush(self) -> None:
         """Rewrite history.json and flush the TensorBoard events."""
@@ -229,7 +225,7 @@ class RunRecorder(keras.callbacks.Callback):
             return
         self.clock = time.perf_counter()  # the epoch's seconds were counted step by step
         step = self.global_step
-        result = self.evaluator.evaluate(self.eval_dataset)
+        result = self.evaluate()
         self.last_eval = result
         rows = self.steps_per_epoch * self.config.batch_size
         seconds = self.epoch_seconds
@@ -283,3 +279,26 @@ class RunRecorder(keras.callbacks.Callback):
         elif self.unflushed >= STEP_FLUSH_EVERY:
             self.flush()
         return True
+
+
+class SimulatedDisconnect(ConnectionError):
+    """Raised by `interrupt_at`'s callback: stands for a Colab runtime lost mid-training (a
+    `ConnectionError`, so a notebook can catch it by that built-in name)."""
+
+
+class InterruptAt(keras.callbacks.Callback):
+    """Raises `SimulatedDisconnect` once the optimizer has made `step` steps."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        if int(self.model.optimizer.iterations.numpy()) == self.step:
+            raise SimulatedDisconnect(f"simulated disconnect after step {self.step}")
+
+
+def interrupt_at(step: int) -> InterruptAt:
+    """A callback that stops training like a lost runtime after `step` optimizer steps: a
+    reproducible stand-in for a Colab disconnect (notebook 04's resume demo and the tests)."""
+    return InterruptAt(step)

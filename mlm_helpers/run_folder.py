@@ -2,34 +2,22 @@
 
 Training (notebook 04) writes one folder per run; plotting (05), publishing (06) and the tools only
 read it. This module is the only place that knows the layout (docs/run-folder.md describes it) and
-imports no TensorFlow, so a run trained elsewhere can be read on any machine.
-
-```
-<runs_dir>/<run_name>/
-  config.json             RunConfig.to_dict() of the run
-  history.json            per-step and per-epoch metrics, rewritten atomically as training goes
-  all_results.json        before/after evaluation, step counts, throughput, library versions
-  checkpoints/            tf.train.Checkpoint files and state.json (progress, "before" evaluation)
-  model/                  the Hub-format folder: model, tokenizer, later the model card and
-                          run/ (copies of config.json, history.json, all_results.json)
-  logs/                   TensorBoard event files
-  classification.json     sentiment accuracy, general vs adapted encoder (notebook 07; optional)
-```
+imports no TensorFlow or network, so a run trained elsewhere can be read on any machine.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .checks import is_finite
 from .config import RunConfig
 
 CONFIG_FILE = "config.json"
@@ -40,17 +28,19 @@ STATE_FILE = "state.json"  # inside checkpoints/
 CHECKPOINT_INDEX = "checkpoint"  # inside checkpoints/: tf.train.CheckpointManager's list
 MODEL_DIR = "model"
 # Inside a Hub folder: copies of the run's records, written with the model card (notebook 06), so
-# that a published model can be opened as a run (`open_published`) from the Hub or a folder.
+# that a published model can be opened as a run (`open_folder`, `runs.open_run`).
 RECORDS_DIR = "run"
 RECORD_FILES = (CONFIG_FILE, HISTORY_FILE, RESULTS_FILE)
 LOGS_DIR = "logs"
 CLASSIFICATION_FILE = "classification.json"  # notebook 07's learning curve (mlm_helpers.classify)
-PREVIOUS_SUFFIX = ".previous-"  # overwrite=True renames the earlier run <run_dir>.previous-<UTC>
+PREVIOUS_SUFFIX = ".previous-"  # mode="afresh" renames the earlier run <run_dir>.previous-<UTC>
+# How `runs.open_run` (and ``train --mode``) may treat a run folder; the table is in runs.py.
+OPEN_MODES = ("auto", "train", "resume", "reopen", "afresh")
 TRAINING_OUTPUTS = (HISTORY_FILE, RESULTS_FILE, CHECKPOINT_DIR, MODEL_DIR, LOGS_DIR)
 TRAIN_HINT = "run notebook 04_finetune, or `python -m mlm_helpers train` with the same run_name"
 RESUME_FIX = (
     "Restore it (from a backup, or wait until Google Drive has finished syncing) and resume again, "
-    "or start the run again with overwrite=True (--overwrite), which keeps this folder as "
+    'or start the run again with mode="afresh" (--mode afresh), which keeps this folder as '
     f"<run>{PREVIOUS_SUFFIX}<time>"
 )
 
@@ -74,6 +64,60 @@ class ResumeError(RuntimeError):
 def state_path(run_dir: str | os.PathLike) -> Path:
     """checkpoints/state.json of a run: training progress and the before-training evaluation."""
     return Path(run_dir) / CHECKPOINT_DIR / STATE_FILE
+
+
+@dataclass(frozen=True)
+class RunState:
+    """checkpoints/state.json: what a run needs to resume (docs/run-folder.md). Training writes it
+    when it starts (after the evaluation before training), at every checkpoint and at the end.
+
+    `steps_per_epoch` is `masking.MLMDatasets.steps_per_epoch`; with `total_steps` and
+    `warmup_steps` it is the schedule, fixed when training starts. `before` is the untrained
+    model's evaluation, never measured again on restored weights.
+    """
+
+    precision: str
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+    before: dict[str, Any]
+    global_step: int = 0
+    epochs_completed: int = 0
+    batches_into_epoch: int = 0
+    checkpoint: str | None = None
+    train_seconds: float = 0.0
+    status: str = "running"  # "running", "finished" or "diverged"
+    previous_run: str | None = None
+
+    def at_checkpoint(self, step: int, checkpoint: str, train_seconds: float) -> RunState:
+        """The state once checkpoint `checkpoint` of optimizer step `step` is saved."""
+        epochs, into = divmod(step, self.steps_per_epoch)
+        return replace(
+            self,
+            global_step=step,
+            epochs_completed=epochs,
+            batches_into_epoch=into,
+            checkpoint=checkpoint,
+            train_seconds=train_seconds,
+            status="running",
+        )
+
+    def write(self, run_dir: str | os.PathLike, **changes: Any) -> RunState:
+        """Write state.json atomically (with `changes`, e.g. ``status="finished"``); returns it."""
+        state = replace(self, **changes)
+        write_json_atomic(
+            state_path(run_dir), {k: v for k, v in asdict(state).items() if v is not None}
+        )
+        return state
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunState:
+        """state.json's content as a `RunState`; ValueError naming a missing field."""
+        known = {f.name for f in fields(cls)}
+        try:
+            return cls(**{k: v for k, v in data.items() if k in known})
+        except TypeError as err:  # a required field is missing
+            raise ValueError(f"is incomplete ({err}); see docs/run-folder.md") from None
 
 
 def model_dir(run_dir: str | os.PathLike) -> Path:
@@ -132,13 +176,7 @@ def _check_records(records: Any, kind: str, key: str, source: str) -> list[dict[
         )
     for i, record in enumerate(records):
         value = record.get(key) if isinstance(record, dict) else None
-        whole = (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and math.isfinite(value)
-            and value == int(value)
-        )
-        if not whole:
+        if not (is_finite(value) and value == int(value)):
             raise ValueError(
                 f"{source}: {kind}[{i}] = {record!r} needs a whole-number '{key}' "
                 "(see docs/run-folder.md for the format)"
@@ -200,6 +238,15 @@ class Run:
     def model_dir(self) -> Path:
         return self.model_path or model_dir(self.path)
 
+    @property
+    def steps_per_epoch(self) -> int | None:
+        """Batches per epoch as training recorded them (`masking.MLMDatasets.steps_per_epoch`):
+        all_results.json, else state.json (written when training starts); None when neither has it."""
+        if self.results.get("steps_per_epoch") is not None:
+            return self.results["steps_per_epoch"]
+        state = read_json(state_path(self.path), required=False)
+        return state.get("steps_per_epoch") if isinstance(state, dict) else None
+
     def run_config(self) -> RunConfig:
         """config.json as a `RunConfig`; FileNotFoundError when the run has none."""
         if not self.config:
@@ -214,7 +261,7 @@ RunLike = Run | str | os.PathLike
 
 
 def load_run(run_dir: RunLike) -> Run:
-    """Read a run folder into a `Run` (plotting, `training.open_run`); a `Run` is returned as it is.
+    """Read a run folder into a `Run` (plotting, `runs.open_run`); a `Run` is returned as it is.
 
     history.json is required (FileNotFoundError saying how to train); config.json and
     all_results.json are optional (a run interrupted before the end has no all_results.json).
@@ -242,7 +289,7 @@ def load_run(run_dir: RunLike) -> Run:
 
 def copy_records(run: Run, folder: str | os.PathLike) -> Path:
     """Copy the run's records into `<folder>/run/` (the Hub folder: publishing does it with the
-    model card), so that `open_published` can read the run back from the Hub. Returns that folder."""
+    model card), so that `open_folder` can read the run back from the Hub. Returns that folder."""
     target = Path(folder) / RECORDS_DIR
     target.mkdir(parents=True, exist_ok=True)
     for name in RECORD_FILES:
@@ -252,33 +299,20 @@ def copy_records(run: Run, folder: str | os.PathLike) -> Path:
     return target
 
 
-def open_published(source: str | os.PathLike) -> Run:
-    """Open a run from a run folder, a Hub-format model folder holding `run/` records, or the Hub
-    id of a model published with `publishing.publish` ("user/name", downloaded with
-    `snapshot_download`).
+def open_folder(source: str | os.PathLike) -> Run:
+    """Open a run from a local folder: a run folder, or a Hub-format model folder holding `run/`
+    records (`copy_records`, called with the model card). No network: a Hub id is downloaded and
+    copied out of the Hub cache by `runs.open_run` first.
 
     The returned `Run`'s `model_dir` is the folder holding the model. A model without records (one
     not published by this series) raises FileNotFoundError saying what is missing.
     """
-    from .paths import looks_like_path
-
     path = Path(source).expanduser()
-    if not path.exists() and looks_like_path(str(source)):
+    if not path.is_dir():
         raise FileNotFoundError(
             f"{source} does not exist: give a run folder, a model folder written by notebook 06, "
             "or the Hub id of a model it published (such as 'your-username/distilbert-imdb-mlm')"
         )
-    if not path.exists():
-        from huggingface_hub import snapshot_download
-
-        try:
-            path = Path(snapshot_download(repo_id=str(source), repo_type="model"))
-        except Exception as error:
-            raise FileNotFoundError(
-                f"could not download the model {source!r} from the Hub ({type(error).__name__}: "
-                f"{error}). Check the id and the connection; a private model needs a token "
-                "($HF_TOKEN or the Colab secret HF_TOKEN)."
-            ) from None
     if (path / HISTORY_FILE).is_file():
         return load_run(path)
     records = path / RECORDS_DIR
@@ -309,23 +343,9 @@ def config_differences(saved: Mapping[str, Any], current: RunConfig) -> dict[str
     }
 
 
-def check_run_dir(config: RunConfig, *, resume: bool, overwrite: bool) -> Path:
-    """Check the run folder of `config` against the request and return its path; changes nothing.
-
-    A folder holding a run is refused unless `resume` (`resume_files` then checks it) or
-    `overwrite` (`move_aside` keeps the earlier run, once the new run's checks have all passed).
-    """
-    run_dir = config.run_dir
-    existing = [name for name in TRAINING_OUTPUTS if (run_dir / name).exists()]
-    if resume and overwrite:
-        raise ValueError("resume=True and overwrite=True contradict each other: choose one")
-    if existing and not resume and not overwrite:
-        raise FileExistsError(
-            f"{run_dir} already holds a run ({', '.join(existing)}). Pass resume=True to continue "
-            "it, overwrite=True to start it again (the earlier run is kept as "
-            f"<run>{PREVIOUS_SUFFIX}<time>), or choose another RunConfig.run_name"
-        )
-    return run_dir
+def describe_differences(differences: Mapping[str, tuple[Any, Any]]) -> str:
+    """`config_differences` in words, for refusals: ``learning_rate: saved 0.005, now 0.001``."""
+    return "; ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in differences.items())
 
 
 def holds_run(run_dir: str | os.PathLike) -> bool:
@@ -370,9 +390,10 @@ def _read_for_resume(run_dir: Path, path: Path, *, required: bool, why: str) -> 
     return data
 
 
-def resume_files(config: RunConfig) -> tuple[dict[str, Any], dict[str, list]]:
-    """(state.json, history.json) of the run to resume, after checking every run file: all or
-    nothing. Empty when the folder holds no run yet (training then starts afresh).
+def resume_files(config: RunConfig) -> tuple[RunState | None, dict[str, list]]:
+    """(state.json as a `RunState`, history.json) of the run to resume, after checking every run
+    file: all or nothing. (None, empty history) when the folder holds no run that began training
+    (training then starts afresh).
 
     Refused with a `ResumeError` naming the file, what is wrong and the fix: config.json missing,
     corrupt or differing in a field outside `RESUMABLE_CHANGES`; state.json missing (or without its
@@ -383,13 +404,13 @@ def resume_files(config: RunConfig) -> tuple[dict[str, Any], dict[str, list]]:
     run_dir = config.run_dir
     empty: dict[str, list] = {"steps": [], "epochs": []}
     if not holds_run(run_dir):
-        return {}, empty
+        return None, empty
     saved = _read_for_resume(
         run_dir, run_dir / CONFIG_FILE, required=True, why="the run's configuration"
     )
     differences = config_differences(saved, config)
     if differences:
-        listed = "; ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in differences.items())
+        listed = describe_differences(differences)
         raise ResumeError(
             f"cannot resume {run_dir}: the configuration differs in fields that change what is "
             f"trained ({listed}). Use the saved configuration (RunConfig.load('{run_dir}/"
@@ -406,28 +427,31 @@ def resume_files(config: RunConfig) -> tuple[dict[str, Any], dict[str, list]]:
         why="it holds the evaluation before training, which cannot be measured again once "
         "training has begun",
     )
-    state = state or {}
-    if started and "before" not in state:
+    if started and "before" not in (state or {}):
         raise _refuse(run_dir, state_path(run_dir), "has no 'before' evaluation")
-    trained = "checkpoint" in state  # a checkpoint was saved: history and index must be there
+    try:
+        typed = RunState.from_dict(state) if state else None
+    except ValueError as err:
+        raise _refuse(run_dir, state_path(run_dir), str(err)) from None
+    trained = typed is not None and typed.checkpoint is not None  # history and index must exist
     if trained and not index.is_file():
         raise _refuse(
             run_dir,
             index,
             f"is missing: there is no checkpoint to resume from, though {STATE_FILE} records "
-            f"{state['checkpoint']}",
+            f"{typed.checkpoint}",
         )
     history = _read_for_resume(
         run_dir, run_dir / HISTORY_FILE, required=trained, why="the steps trained so far"
     )
     if history is None:
-        return state, empty
+        return typed, empty
     try:
         for kind, key in (("steps", "step"), ("epochs", "epoch")):
             history[kind] = _check_records(history.get(kind), kind, key, "history")
     except ValueError as err:
         raise _refuse(run_dir, run_dir / HISTORY_FILE, f"is malformed ({err})") from err
-    return state, history
+    return typed, history
 
 
 def remove_orphans(run_dir: str | os.PathLike) -> list[Path]:

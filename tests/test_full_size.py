@@ -60,8 +60,10 @@ from mlm_helpers.masking import (
 from mlm_helpers.model_card import write_model_card
 from mlm_helpers.paths import EMBEDDED_DATASET_DIR
 from mlm_helpers.publishing import publish
+from mlm_helpers.recorder import SimulatedDisconnect, interrupt_at
 from mlm_helpers.run_folder import HISTORY_FILE, model_dir
-from mlm_helpers.training import SimulatedDisconnect, build_model, fine_tune, interrupt_at
+from mlm_helpers.runs import open_run
+from mlm_helpers.training import build_model
 
 tf = runtime.import_tensorflow()
 
@@ -162,7 +164,7 @@ def initial_model(config, tokenizer):
 @pytest.fixture(scope="module")
 def straight_run(config, tokenizer, run_chunks):
     """Two optimizer steps in mixed_float16, uninterrupted."""
-    return fine_tune(config, tokenizer=tokenizer, chunks=run_chunks, verbose=0)
+    return open_run(config, mode="train", tokenizer=tokenizer, chunks=run_chunks, verbose=0)
 
 
 @pytest.fixture(scope="module")
@@ -170,11 +172,16 @@ def resumed_run(config, tokenizer, run_chunks):
     """The same run, cut off after step 1 (history.json as the cut left it, and the resumed run)."""
     broken = config.replace(run_name="interrupted")
     with pytest.raises(SimulatedDisconnect):
-        fine_tune(
-            broken, tokenizer=tokenizer, chunks=run_chunks, verbose=0, callbacks=[interrupt_at(1)]
+        open_run(
+            broken,
+            mode="train",
+            tokenizer=tokenizer,
+            chunks=run_chunks,
+            verbose=0,
+            callbacks=[interrupt_at(1)],
         )
     history = json.loads((broken.run_dir / HISTORY_FILE).read_text())
-    resumed = fine_tune(broken, resume=True, tokenizer=tokenizer, chunks=run_chunks, verbose=0)
+    resumed = open_run(broken, mode="resume", tokenizer=tokenizer, chunks=run_chunks, verbose=0)
     return history, resumed
 
 
@@ -371,7 +378,7 @@ def test_two_mixed_float16_steps_on_the_cpu(config, straight_run, initial_model,
 
     # Neither step was skipped by loss scaling: a float16 overflow would have halved the scale
     # and restarted the count of good steps.
-    reader = tf.train.load_checkpoint(str(straight_run.run_dir / "checkpoints"))
+    reader = tf.train.load_checkpoint(str(straight_run.path / "checkpoints"))
     saved = {name.split("/.ATTRIBUTES")[0]: name for name in reader.get_variable_to_shape_map()}
     scale = reader.get_tensor(saved["optimizer/loss_scale/current_loss_scale"])
     good_steps = reader.get_tensor(saved["optimizer/loss_scale/good_steps"])
@@ -398,7 +405,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_weights(straight_run, resu
 
 # ------------------------------------------------------------------------------------ publishing
 def test_saved_folder_reloads_with_the_same_logits(straight_run, tokenizer, run_chunks):
-    folder = model_dir(straight_run.run_dir)
+    folder = model_dir(straight_run.path)
     assert set(missing_hub_files(folder)) <= {"README.md (model card)"}
     with training_policies("mixed_float16"):  # the trained model's policy
         reloaded, reloaded_tokenizer = load_from_folder(folder)
@@ -416,16 +423,16 @@ def card(straight_run):
     from mlm_helpers.figures import save_fig
     from mlm_helpers.plotting import plot_run
 
-    folder = model_dir(straight_run.run_dir)
-    save_fig(plot_run(straight_run.run_dir, "epoch_loss"), "loss_curves", folder=folder, quiet=True)
+    folder = model_dir(straight_run.path)
+    save_fig(plot_run(straight_run.path, "epoch_loss"), "loss_curves", folder=folder, quiet=True)
     figure = folder / "loss_curves.png"
-    return write_model_card(straight_run.run_dir, repo_id="someone/model", figure=figure)
+    return write_model_card(straight_run.path, repo_id="someone/model", figure=figure)
 
 
 def test_model_card_of_the_full_size_run(straight_run, card):
     from huggingface_hub import ModelCard
 
-    assert card == model_dir(straight_run.run_dir) / "README.md"
+    assert card == model_dir(straight_run.path) / "README.md"
     assert missing_hub_files(card.parent) == []
     data = ModelCard(card.read_text()).data
     assert data.base_model is None  # a local folder is no Hub id

@@ -279,9 +279,9 @@ def test_card_without_steps_per_epoch_states_only_the_settings(tmp_path, saved_m
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, embedded_tokenizer):
-    """A real run of `training.fine_tune`: 2 epochs of 6 steps, warmup 0.25 (3 steps)."""
+    """A real run of `runs.open_run(mode="train")`: 2 epochs of 6 steps, warmup 0.25 (3 steps)."""
     from mlm_helpers.chunking import prepare_chunks
-    from mlm_helpers.training import fine_tune
+    from mlm_helpers.runs import open_run
 
     config = tiny_config(
         tmp_path_factory.mktemp("runs"),
@@ -292,7 +292,9 @@ def trained_run(tmp_path_factory, embedded_tokenizer):
         top_k=2,
     )
     chunks = prepare_chunks(config, embedded_tokenizer)
-    return fine_tune(config, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0).run_dir
+    return open_run(
+        config, mode="train", tokenizer=embedded_tokenizer, chunks=chunks, verbose=0
+    ).path
 
 
 def test_card_schedule_agrees_with_the_rates_training_recorded(trained_run):

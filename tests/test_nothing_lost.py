@@ -22,8 +22,9 @@ from tiny_runs import TINY_MODEL, tiny_config
 
 from mlm_helpers import runtime
 from mlm_helpers.cli import main as cli_main
+from mlm_helpers.recorder import SimulatedDisconnect, interrupt_at
 from mlm_helpers.run_folder import ResumeError, write_json_atomic
-from mlm_helpers.training import SimulatedDisconnect, fine_tune, interrupt_at
+from mlm_helpers.runs import open_run
 
 tf = runtime.import_tensorflow()
 
@@ -44,11 +45,11 @@ def chunks(embedded_tokenizer):
 
 @pytest.fixture(scope="module")
 def train(embedded_tokenizer, chunks):
-    """fine_tune on the module's tokenizer and chunks."""
+    """`runs.open_run` (by default with mode="train") on the module's tokenizer and chunks."""
 
-    def run(config, **kwargs):
+    def run(config, mode="train", **kwargs):
         kwargs.setdefault("verbose", 0)
-        return fine_tune(config, tokenizer=embedded_tokenizer, chunks=chunks, **kwargs)
+        return open_run(config, mode=mode, tokenizer=embedded_tokenizer, chunks=chunks, **kwargs)
 
     return run
 
@@ -99,10 +100,10 @@ def previous_runs(run_dir: Path) -> list[Path]:
 def test_two_interrupted_overwrites_keep_the_finished_run(tmp_path, train, capsys):
     config = cut_config(tmp_path, run_name="kept", epochs=1, checkpoint_every_steps=None)
     finished = train(config)
-    weights = (finished.run_dir / "model" / "tf_model.h5").read_bytes()
+    weights = (finished.path / "model" / "tf_model.h5").read_bytes()
     for _ in range(2):
         with pytest.raises(SimulatedDisconnect):
-            train(config, overwrite=True, verbose=2, callbacks=[interrupt_at(2)])
+            train(config, mode="afresh", verbose=2, callbacks=[interrupt_at(2)])
     kept = [p for p in previous_runs(config.run_dir) if (p / "model" / "tf_model.h5").is_file()]
     assert [(p / "model" / "tf_model.h5").read_bytes() for p in kept] == [weights]
     assert len(previous_runs(config.run_dir)) == 2  # the interrupted attempt is kept too
@@ -123,7 +124,7 @@ def test_a_failed_overwrite_moves_nothing(tmp_path, train, embedded_tokenizer):
     before = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
     wrong = config.replace(model=str(tmp_path / "small-model"), tokenizer="embedded")
     with pytest.raises(ValueError, match=f"tokenizer has {len(embedded_tokenizer)} tokens"):
-        train(wrong, overwrite=True)
+        train(wrong, mode="afresh")
     assert {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()} == before
     assert not previous_runs(config.run_dir)
 
@@ -157,10 +158,10 @@ def test_resume_refuses_a_missing_or_corrupt_run_file(cut, train, name, damage, 
     damage(run_dir / name)
     unchanged = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
     with pytest.raises(ResumeError) as refused:
-        train(config, resume=True)
+        train(config, mode="resume")
     text = str(refused.value)
     assert str(run_dir / name) in text or str((run_dir / name).parent) in text, text
-    assert message in text and "overwrite=True" in text, text  # what is wrong, and the fix
+    assert message in text and 'mode="afresh"' in text, text  # what is wrong, and the fix
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == unchanged
 
 
@@ -172,10 +173,10 @@ def test_a_corrupt_newest_checkpoint_falls_back_to_an_older_one(
     for name in cut_files:
         truncate(run_dir / "checkpoints" / f"{name}.data-00000-of-00001")
     if len(cut_files) == 2:  # nothing intact: refused, naming the newest checkpoint
-        with pytest.raises(ResumeError, match=r"ckpt-6.* cannot be read.*overwrite=True"):
-            train(config, resume=True)
+        with pytest.raises(ResumeError, match=r'ckpt-6.* cannot be read.*mode="afresh"'):
+            train(config, mode="resume")
         return
-    resumed = train(config, resume=True, verbose=2)
+    resumed = train(config, mode="resume", verbose=2)
     printed = capsys.readouterr().out
     assert "ckpt-6" in printed and "falling back to" in printed and "ckpt-3" in printed
     assert_same_weights(resumed.model, straight.model)
@@ -188,7 +189,7 @@ def test_an_orphan_temporary_checkpoint_is_removed(cut, train, straight, capsys)
     orphan = run_dir / "checkpoints" / "ckpt-9_temp"
     orphan.mkdir()
     (orphan / "part-00000-of-00001.index").write_bytes(b"half")
-    resumed = train(config, resume=True, verbose=2)
+    resumed = train(config, mode="resume", verbose=2)
     assert not orphan.exists()
     assert f"removed {orphan}" in capsys.readouterr().out
     assert_same_weights(resumed.model, straight.model)
@@ -200,7 +201,7 @@ def test_history_holds_each_step_once_after_a_resume(tmp_path, train, every):
     with pytest.raises(SimulatedDisconnect):
         train(config, callbacks=[interrupt_at(11)])  # resumes from step 8 or 9
     assert steps_in(config.run_dir) == list(range(1, 12))
-    train(config, resume=True)
+    train(config, mode="resume")
     assert steps_in(config.run_dir) == list(range(1, 17))
     epochs = json.loads((config.run_dir / "history.json").read_text())["epochs"]
     assert [r["epoch"] for r in epochs] == [1, 2]
@@ -212,7 +213,16 @@ def test_the_command_line_names_a_corrupt_run_file(tmp_path, train, capsys):
         train(config, callbacks=[interrupt_at(STOP)])
     history = config.run_dir / "history.json"
     truncate(history)
-    args = ["train", "--profile", "embedded", "--quiet", "--resume", "--runs-dir", str(tmp_path)]
+    args = [
+        "train",
+        "--profile",
+        "embedded",
+        "--quiet",
+        "--mode",
+        "resume",
+        "--runs-dir",
+        str(tmp_path),
+    ]
     for name, value in config.to_dict().items():
         if name not in ("runs_dir", "profile"):
             args += ["--set", f"{name}={json.dumps(value)}"]
@@ -244,8 +254,8 @@ def test_write_json_atomic_gives_the_mode_of_a_plain_write(tmp_path, umask):
 @pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
 def test_every_file_of_a_run_folder_has_one_mode(straight, tmp_path):
     modes = {
-        str(p.relative_to(straight.run_dir)): oct(stat.S_IMODE(p.stat().st_mode))
-        for p in straight.run_dir.rglob("*")
+        str(p.relative_to(straight.path)): oct(stat.S_IMODE(p.stat().st_mode))
+        for p in straight.path.rglob("*")
         if p.is_file()
     }
     assert {"history.json", "all_results.json", "checkpoints/state.json"} <= set(modes)

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlm_helpers import run_folder
+from mlm_helpers.config import RunConfig
 from mlm_helpers.run_folder import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -231,3 +232,43 @@ def test_remove_orphans_removes_only_what_a_killed_write_leaves(tmp_path: Path):
     assert sorted(p.name for p in removed) == [".history.json.3f2a.tmp", "ckpt-9_temp"]
     left = {p.name for p in run.rglob("*")}
     assert left == {CONFIG_FILE, HISTORY_FILE, RESULTS_FILE, "checkpoints", "ckpt-6.index"}
+
+
+# ------------------------------------------------------------------------------------ state.json
+BEFORE = {"eval_loss": 8.2, "perplexity": 3640.0, "fill_mask": {}}
+
+
+def test_run_state_is_written_as_documented_and_read_back(tmp_path: Path):
+    state = run_folder.RunState("float32", 94, 282, 28, BEFORE)
+    saved = state.at_checkpoint(188, "ckpt-188", 50.1).write(tmp_path)
+    on_disk = read_json(run_folder.state_path(tmp_path))
+    assert on_disk == {  # docs/run-folder.md's example; unset fields (previous_run) left out
+        "precision": "float32",
+        "steps_per_epoch": 94,
+        "total_steps": 282,
+        "warmup_steps": 28,
+        "before": BEFORE,
+        "global_step": 188,
+        "epochs_completed": 2,
+        "batches_into_epoch": 0,
+        "checkpoint": "ckpt-188",
+        "train_seconds": 50.1,
+        "status": "running",
+    }
+    assert run_folder.RunState.from_dict(on_disk) == saved
+    finished = saved.write(tmp_path, status="finished")
+    assert read_json(run_folder.state_path(tmp_path))["status"] == "finished"
+    assert saved.status == "running" and finished.status == "finished"  # values, not shared state
+
+
+def test_an_incomplete_state_is_refused_naming_the_file(tmp_path: Path):
+    config = RunConfig(runs_dir=str(tmp_path), run_name="demo")
+    write_run(config.run_dir)
+    config.save(config.run_dir / CONFIG_FILE)
+    write_json_atomic(run_folder.state_path(config.run_dir), {"before": BEFORE})
+    with pytest.raises(run_folder.ResumeError, match="state.json is incomplete .*precision"):
+        run_folder.resume_files(config)
+    assert run_folder.Run(config.run_dir).steps_per_epoch is None
+    write_json_atomic(run_folder.state_path(config.run_dir), {"steps_per_epoch": 94})
+    assert run_folder.Run(config.run_dir).steps_per_epoch == 94  # before all_results.json exists
+    assert run_folder.Run(config.run_dir, results={"steps_per_epoch": 90}).steps_per_epoch == 90

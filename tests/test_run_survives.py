@@ -1,12 +1,15 @@
-"""Notebook 04 never repeats or loses work by accident (`train_or_resume`), and notebooks 05-07 open
-a run without retraining it unless asked (`open_run`): from the runs folder, a Hub folder, or the Hub
-id of a model notebook 06 published."""
+"""Notebook 04 never repeats or loses work by accident (`runs.open_run(mode="auto")`), and notebooks
+05-07 open a run without retraining it unless asked (`open_run`'s default, mode="reopen"): from the
+runs folder, a Hub folder, or the Hub id of a model notebook 06 published (copied out of the Hub
+cache)."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,13 +17,8 @@ from tiny_runs import tiny_config
 
 from mlm_helpers import chunking, model_card, run_folder
 from mlm_helpers.hub_folder import upload_listing
-from mlm_helpers.training import (
-    RunNotFound,
-    SimulatedDisconnect,
-    interrupt_at,
-    open_run,
-    train_or_resume,
-)
+from mlm_helpers.recorder import SimulatedDisconnect, interrupt_at
+from mlm_helpers.runs import RunNotFound, open_run
 
 
 @pytest.fixture(scope="module")
@@ -32,35 +30,35 @@ def stamp(run_dir):
     return (run_dir / run_folder.RESULTS_FILE).stat().st_mtime_ns
 
 
-def test_train_or_resume_trains_then_reopens_resumes_and_starts_afresh_only_when_asked(
+def test_auto_mode_trains_then_reopens_resumes_and_starts_afresh_only_when_asked(
     tmp_path, embedded_tokenizer, chunks, capsys
 ):
     config = tiny_config(tmp_path, run_name="nb04", epochs=1)
     common = dict(tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
     # 1. An interrupted run (a disconnect at step 4 of 8) ...
     with pytest.raises(SimulatedDisconnect):
-        train_or_resume(config, callbacks=[interrupt_at(4)], **common)
+        open_run(config, mode="auto", callbacks=[interrupt_at(4)], **common)
     assert not run_folder.is_finished(config.run_dir)
     # 2. ... is resumed by the same call, not started again: steps 1-4 are not trained twice.
-    resumed = train_or_resume(config, **common)
+    resumed = open_run(config, mode="auto", **common)
     steps = [record["step"] for record in resumed.history["steps"]]
     assert steps == sorted(set(steps)) and resumed.results["global_step"] == 8
     assert not list(tmp_path.glob("nb04.previous-*"))
     finished = stamp(config.run_dir)
     # 3. A finished run is reopened: same weights, nothing trained, and it says so.
     capsys.readouterr()
-    again = train_or_resume(config, tokenizer=embedded_tokenizer, chunks=chunks)
+    again = open_run(config, mode="auto", tokenizer=embedded_tokenizer, chunks=chunks)
     assert stamp(config.run_dir) == finished
     assert "already trained (8 steps)" in capsys.readouterr().out
     for a, b in zip(resumed.model.weights, again.model.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert again.results == resumed.results and again.history == resumed.history
     # 4. Another config under the same name is refused, naming the field ...
-    with pytest.raises(FileExistsError, match="learning_rate: 0.005 -> 0.001"):
-        train_or_resume(config.replace(learning_rate=1e-3), **common)
+    with pytest.raises(FileExistsError, match="learning_rate: saved 0.005, now 0.001"):
+        open_run(config.replace(learning_rate=1e-3), mode="auto", **common)
     # 5. ... and starting afresh is explicit and keeps the finished run.
     weights = (config.run_dir / "model" / "tf_model.h5").read_bytes()
-    train_or_resume(config, start_afresh=True, **common)
+    open_run(config, mode="afresh", **common)
     [previous] = tmp_path.glob("nb04.previous-*")
     assert (previous / "model" / "tf_model.h5").read_bytes() == weights
 
@@ -75,13 +73,11 @@ def test_open_run_does_not_train_unless_asked_and_says_what_training_costs(
     assert not config.run_dir.exists()  # nothing was created
     with pytest.raises(RunNotFound, match="a full training run"):  # steps unknown before the data
         open_run(config.replace(train_chunks=None))
-    run = open_run(
-        config, train_if_missing=True, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0
-    )
+    run = open_run(config, mode="auto", tokenizer=embedded_tokenizer, chunks=chunks, verbose=2)
     assert "Training 'nb05' here, as asked" in capsys.readouterr().out
     assert run.results["global_step"] == 8 and run.model_dir == config.run_dir / "model"
     finished = stamp(config.run_dir)
-    assert open_run(config, train_if_missing=True).results == run.results
+    assert open_run(config, mode="auto").results == run.results
     assert stamp(config.run_dir) == finished  # finished: nothing trained again
 
 
@@ -89,7 +85,7 @@ def test_a_published_model_opens_as_its_run_from_a_folder_or_a_hub_id(
     tmp_path, embedded_tokenizer, chunks, monkeypatch
 ):
     config = tiny_config(tmp_path / "runs", run_name="pub", epochs=1, checkpoint_every_steps=None)
-    train_or_resume(config, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
+    open_run(config, mode="auto", tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
     trained = run_folder.load_run(config.run_dir)
     # Notebook 06 writes the card and, with it, the run's records into the Hub folder.
     model_card.write_model_card(config.run_dir, repo_id="someone/pub")
@@ -115,18 +111,21 @@ def test_a_published_model_opens_as_its_run_from_a_folder_or_a_hub_id(
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
     from_hub = open_run(config, "someone/pub")
     assert asked == ["someone/pub"] and from_hub.results == trained.results
-    assert from_hub.model_dir == hub_folder
+    assert from_hub.model_dir.parent == config.run_dir.parent / "hub"  # a copy, in the runs folder
+    assert sorted(p.name for p in from_hub.model_dir.iterdir()) == sorted(
+        p.name for p in hub_folder.iterdir()
+    )
     # Notebook 07 takes its adapted encoder from the opened run, wherever the model is.
     from mlm_helpers import classify
 
     adapted_from_embedded = dataclasses.replace(
         from_hub, config={**from_hub.config, "model": "embedded"}
     )
-    assert classify.encoder_sources(adapted_from_embedded)["adapted"] == str(hub_folder)
+    assert classify.encoder_sources(adapted_from_embedded)["adapted"] == str(from_hub.model_dir)
 
     # The card can be written again from the opened run (the records are not copied onto themselves).
-    model_card.write_model_card(from_hub, hub_folder, repo_id="someone/pub")
-    saved = json.loads((hub_folder / "run" / run_folder.HISTORY_FILE).read_text())
+    model_card.write_model_card(from_hub, from_hub.model_dir, repo_id="someone/pub")
+    saved = json.loads((from_hub.model_dir / "run" / run_folder.HISTORY_FILE).read_text())
     assert run_folder.clean_history(saved) == trained.history
 
 
@@ -135,9 +134,9 @@ def test_a_model_without_records_or_a_missing_folder_gives_a_clear_error(tmp_pat
     bare.mkdir()
     (bare / "config.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match="no run records .*notebook 06"):
-        run_folder.open_published(bare)
+        run_folder.open_folder(bare)
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        run_folder.open_published(str(tmp_path / "nowhere"))
+        open_run(tiny_config(tmp_path), str(tmp_path / "nowhere"))
 
     import huggingface_hub
 
@@ -146,7 +145,46 @@ def test_a_model_without_records_or_a_missing_folder_gives_a_clear_error(tmp_pat
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
     with pytest.raises(FileNotFoundError, match="could not download the model 'a/b'.*connect"):
-        run_folder.open_published("a/b")
+        open_run(tiny_config(tmp_path), "a/b")
+
+
+def fake_hub_snapshot(cache: Path, files: dict[str, str], revision: str = "0123abcd" * 5) -> Path:
+    """The layout huggingface_hub's `snapshot_download` builds: the files in blobs/<sha256>, and
+    snapshots/<revision>/<file> a relative symlink to ../../blobs/<sha256>."""
+    repo = cache / "models--someone--pub"
+    (repo / "blobs").mkdir(parents=True)
+    snapshot = repo / "snapshots" / revision
+    for name, text in files.items():
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        (repo / "blobs" / digest).write_text(text)
+        link = snapshot / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(Path("../" * (name.count("/") + 2)) / "blobs" / digest)
+    return snapshot
+
+
+def test_writing_to_a_model_opened_by_hub_id_leaves_the_hub_cache_alone(tmp_path, monkeypatch):
+    """Defect 1: the opened run was the cache's snapshot, so the model card (written with a plain
+    open, as ModelCard.save does) went through the symlink into the blob, and classification.json
+    into the snapshot."""
+    import huggingface_hub
+
+    history = json.dumps({"steps": [], "epochs": []})
+    files = {"config.json": "{}", "README.md": "card v1", "run/history.json": history}
+    cache = tmp_path / "hub-cache"
+    snapshot = fake_hub_snapshot(cache, files)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **kw: str(snapshot))
+    blobs = {path: path.read_bytes() for path in (snapshot.parents[1] / "blobs").iterdir()}
+    run = open_run(tiny_config(tmp_path / "runs"), "someone/pub")
+    (run.model_dir / "README.md").write_text("card v2")  # notebook 06's model card
+    run_folder.write_json_atomic(run.path / run_folder.CLASSIFICATION_FILE, {"runs": []})  # 07
+    assert {path: path.read_bytes() for path in blobs} == blobs
+    assert not list(cache.rglob(run_folder.CLASSIFICATION_FILE))
+    assert cache not in run.model_dir.resolve().parents and not run.model_dir.is_symlink()
+    assert (run.model_dir / "README.md").read_text() == "card v2"
+    # Opened again (the same revision), it is the same local copy, with what was written kept.
+    assert open_run(tiny_config(tmp_path / "runs"), "someone/pub").model_dir == run.model_dir
+    assert (run.model_dir / "README.md").read_text() == "card v2"
 
 
 def test_a_fresh_series_moves_the_profiles_runs_aside_and_nothing_else(tmp_path, monkeypatch):

@@ -23,18 +23,12 @@ from mlm_helpers import runtime
 from mlm_helpers.cli import parse_overrides, parse_value
 from mlm_helpers.config import SCRATCH, RunConfig, embedded_profile, get_config
 from mlm_helpers.evaluation import DOMAIN_WORDS, fill_mask, masked_lm_loss
-from mlm_helpers.hardware import training_policies
+from mlm_helpers.hardware import Hardware, training_policies
+from mlm_helpers.recorder import SimulatedDisconnect, interrupt_at
 from mlm_helpers.run_folder import ResumeError
+from mlm_helpers.runs import OpenedRun, open_run
 from mlm_helpers.schedule import Schedule
-from mlm_helpers.training import (
-    SimulatedDisconnect,
-    TrainingDiverged,
-    build_model,
-    fine_tune,
-    interrupt_at,
-    make_optimizer,
-    prepare_data,
-)
+from mlm_helpers.training import TrainingDiverged, build_model, make_optimizer, prepare_data
 
 tf = runtime.import_tensorflow()
 keras = runtime.import_keras()
@@ -166,11 +160,11 @@ def test_training_and_evaluation_rows_come_from_disjoint_splits(embedded_tokeniz
 def straight_run(tmp_path_factory, embedded_tokenizer, chunks):
     """An uninterrupted 2-epoch run (shared by the tests that read a finished run folder)."""
     config = tiny_config(tmp_path_factory.mktemp("runs"), run_name="straight")
-    return fine_tune(config, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
+    return open_run(config, mode="train", tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
 
 
 def test_run_folder_has_the_documented_files(straight_run):
-    run_dir, config = straight_run.run_dir, straight_run.config
+    run_dir, config = straight_run.path, straight_run.run_config()
     assert json.loads((run_dir / "config.json").read_text()) == config.to_dict()
     history = json.loads((run_dir / "history.json").read_text())
     assert [r["step"] for r in history["steps"]] == list(range(1, 17))
@@ -205,6 +199,10 @@ def test_run_folder_has_the_documented_files(straight_run):
     # The rates logged are those of the schedule object the optimizer was given.
     schedule = Schedule.from_config(config, results["steps_per_epoch"])
     np.testing.assert_array_equal([r["learning_rate"] for r in history["steps"]], schedule.curve())
+    # The hardware policy follows the detected hardware; tiny runs hide GPUs (tiny_runs.py), so
+    # here it is the CPU's: float32, no XLA, one replica.
+    detected = Hardware.resolve(config).record()
+    assert {name: results[name] for name in detected} == detected
     assert (
         results["precision"],
         results["jit_compile"],
@@ -235,13 +233,13 @@ def test_run_folder_has_the_documented_files(straight_run):
 
 
 def test_an_existing_run_is_never_overwritten_silently(straight_run, embedded_tokenizer, chunks):
-    config = straight_run.config
-    with pytest.raises(FileExistsError, match="resume=True .* overwrite=True"):
-        fine_tune(config, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
+    config = straight_run.run_config()
+    with pytest.raises(FileExistsError, match="mode='auto' reopens it, mode='afresh'"):
+        open_run(config, mode="train", tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
     with pytest.raises(ResumeError, match=r"learning_rate: saved 0\.005, now 0\.001"):
-        fine_tune(
+        open_run(
             config.replace(learning_rate=1e-3),
-            resume=True,
+            mode="resume",
             tokenizer=embedded_tokenizer,
             chunks=chunks,
             verbose=0,
@@ -252,10 +250,11 @@ def test_an_existing_run_is_never_overwritten_silently(straight_run, embedded_to
 def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(
     straight_run, tmp_path, embedded_tokenizer, chunks, stop_at
 ):
-    config = straight_run.config.replace(runs_dir=str(tmp_path), run_name="broken")
+    config = straight_run.run_config().replace(runs_dir=str(tmp_path), run_name="broken")
     with pytest.raises(SimulatedDisconnect):
-        fine_tune(
+        open_run(
             config,
+            mode="train",
             tokenizer=embedded_tokenizer,
             chunks=chunks,
             verbose=0,
@@ -264,7 +263,9 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(
     saved = json.loads((config.run_dir / "history.json").read_text())
     assert [r["step"] for r in saved["steps"]] == list(range(1, stop_at + 1))  # nothing lost
 
-    resumed = fine_tune(config, resume=True, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
+    resumed = open_run(
+        config, mode="resume", tokenizer=embedded_tokenizer, chunks=chunks, verbose=0
+    )
     for a, b in zip(weights_of(straight_run.model), weights_of(resumed.model), strict=True):
         np.testing.assert_array_equal(a, b)
     history = json.loads((config.run_dir / "history.json").read_text())
@@ -282,20 +283,25 @@ def test_resume_is_exact_only_because_the_dropout_state_is_kept(
 
     monkeypatch.setattr(recorder, "dropout_generators", lambda model: [])
     config = tiny_config(tmp_path)
-    straight = fine_tune(
-        config.replace(run_name="a"), tokenizer=embedded_tokenizer, chunks=chunks, verbose=0
+    straight = open_run(
+        config.replace(run_name="a"),
+        mode="train",
+        tokenizer=embedded_tokenizer,
+        chunks=chunks,
+        verbose=0,
     )
     with pytest.raises(SimulatedDisconnect):
-        fine_tune(
+        open_run(
             config.replace(run_name="b"),
+            mode="train",
             tokenizer=embedded_tokenizer,
             chunks=chunks,
             verbose=0,
             callbacks=[interrupt_at(5)],
         )
-    resumed = fine_tune(
+    resumed = open_run(
         config.replace(run_name="b"),
-        resume=True,
+        mode="resume",
         tokenizer=embedded_tokenizer,
         chunks=chunks,
         verbose=0,
@@ -325,8 +331,13 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
 ):
     config = tiny_config(tmp_path, checkpoint_every_steps=2)
     with pytest.raises(TrainingDiverged, match=r"became nan at step 6 .*ckpt-4"):
-        fine_tune(
-            config, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0, callbacks=[PoisonAt(5)]
+        open_run(
+            config,
+            mode="train",
+            tokenizer=embedded_tokenizer,
+            chunks=chunks,
+            verbose=0,
+            callbacks=[PoisonAt(5)],
         )
     run_dir = config.run_dir
     history = json.loads((run_dir / "history.json").read_text())
@@ -345,15 +356,20 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
 
 def test_bad_settings_give_clear_errors(tmp_path, embedded_tokenizer, chunks):
     with pytest.raises(ValueError, match=r"warmup of 20 steps .* 16 training steps"):
-        fine_tune(
-            tiny_config(tmp_path, warmup=20), tokenizer=embedded_tokenizer, chunks=chunks, verbose=0
+        open_run(
+            tiny_config(tmp_path, warmup=20),
+            mode="train",
+            tokenizer=embedded_tokenizer,
+            chunks=chunks,
+            verbose=0,
         )
     assert not (tmp_path / "tiny").exists()  # refused before anything was written
     with pytest.raises(ValueError, match="batch_size=0 is invalid"):
         tiny_config(tmp_path, batch_size=0)
     with pytest.raises(ValueError, match="batch_size=100 is larger than the 64 training"):
-        fine_tune(
+        open_run(
             tiny_config(tmp_path, batch_size=100),
+            mode="train",
             tokenizer=embedded_tokenizer,
             chunks=chunks,
             verbose=0,
@@ -361,15 +377,17 @@ def test_bad_settings_give_clear_errors(tmp_path, embedded_tokenizer, chunks):
     with pytest.raises(ValueError, match="unknown profile 'tiny'"):
         get_config("tiny", verbose=False)
     with pytest.raises(FileNotFoundError, match="model folder not found"):
-        fine_tune(
+        open_run(
             tiny_config(tmp_path, model="./no/such/model", tokenizer="embedded"),
+            mode="train",
             tokenizer=embedded_tokenizer,
             chunks=chunks,
             verbose=0,
         )
     with pytest.raises(ValueError, match="'eval'"):
-        fine_tune(
+        open_run(
             tiny_config(tmp_path),
+            mode="train",
             tokenizer=embedded_tokenizer,
             chunks={"train": chunks["train"]},
             verbose=0,
@@ -378,7 +396,8 @@ def test_bad_settings_give_clear_errors(tmp_path, embedded_tokenizer, chunks):
 
 # ------------------------------------------------------------------------------------ subprocesses
 def run_python(code: str, *args: str, timeout: int = 240) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MLM_PROFILE": ""}
+    # CPU runs (two logical CPUs, tiny CLI runs), also on a machine with a GPU.
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MLM_PROFILE": "", "CUDA_VISIBLE_DEVICES": ""}
     return subprocess.run(
         [sys.executable, *(["-c", code] if code else []), *args],
         cwd=ROOT,
@@ -395,13 +414,13 @@ def test_mirrored_strategy_on_two_logical_cpus_trains(tmp_path):
         from mlm_helpers import runtime
         runtime.split_cpu(2)  # before TensorFlow initialises its devices
         from mlm_helpers.config import embedded_profile
-        from mlm_helpers.training import fine_tune
+        from mlm_helpers.runs import open_run
         config = embedded_profile(runs_dir={str(tmp_path)!r}, run_name="mirrored", chunk_size=32,
                                   batch_size=8, epochs=1, learning_rate=5e-3, max_reviews=60,
                                   train_chunks=64, eval_chunks=16, model="scratch",
                                   tiny_model={TINY_MODEL!r},
                                   strategy="mirrored", fill_mask_prompts=("a [MASK].",))
-        result = fine_tune(config, verbose=0)
+        result = open_run(config, mode="train", verbose=0)
         print(json.dumps({{k: result.results[k] for k in
                           ("replicas", "eval_loss_before", "eval_loss_after", "global_step")}}))
     """)
@@ -430,8 +449,18 @@ def test_cli_trains_end_to_end(tmp_path):
     assert "epoch 1/1: train loss" in done.stdout
     results = json.loads((tmp_path / "cli" / "all_results.json").read_text())
     assert results["global_step"] == 4 and results["epochs_completed"] == 1
-    again = run_python("", *command.split(), "--runs-dir", str(tmp_path), "--quiet")
-    assert again.returncode == 2 and "already holds a run" in again.stderr
+    # The default mode is notebook 04's, "auto": a finished run is reopened, not trained again ...
+    same = [*command.split(), "--runs-dir", str(tmp_path), *[a for s in sets for a in ("--set", s)]]
+    same += ["--set", f"tiny_model={model}", "--quiet"]
+    again = run_python("", *same)
+    assert again.returncode == 0 and "already trained (4 steps): reopened" in again.stderr
+    assert again.stdout.strip() == str(tmp_path / "cli")
+    assert json.loads((tmp_path / "cli" / "all_results.json").read_text()) == results
+    # ... and "train" refuses it, as runs.open_run(mode="train") does.
+    refused = run_python("", *same, "--mode", "train")
+    assert refused.returncode == 2 and "already holds a finished run" in refused.stderr
+    other = run_python("", *command.split(), "--runs-dir", str(tmp_path), "--quiet")
+    assert other.returncode == 2 and "finished run of another configuration" in other.stderr
 
 
 def test_cli_help_and_usage_errors():
@@ -460,12 +489,12 @@ def test_cli_overrides_are_parsed_as_json_or_text():
 
 def test_overwrite_keeps_the_previous_run_aside(tmp_path, embedded_tokenizer, chunks):
     config = tiny_config(tmp_path, run_name="again", epochs=1, checkpoint_every_steps=None)
-    first = fine_tune(config, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
-    first_weights = (first.run_dir / "model" / "tf_model.h5").read_bytes()
-    fine_tune(config, overwrite=True, tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
-    [previous] = first.run_dir.parent.glob("again.previous-*")  # -<UTC time>
+    first = open_run(config, mode="train", tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
+    first_weights = (first.path / "model" / "tf_model.h5").read_bytes()
+    open_run(config, mode="afresh", tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
+    [previous] = first.path.parent.glob("again.previous-*")  # -<UTC time>
     assert (previous / "model" / "tf_model.h5").read_bytes() == first_weights
-    assert (previous / "history.json").is_file() and (first.run_dir / "history.json").is_file()
+    assert (previous / "history.json").is_file() and (first.path / "history.json").is_file()
 
 
 def test_the_embedded_model_is_the_shipped_general_model(embedded_tokenizer):
@@ -493,3 +522,18 @@ def test_the_embedded_model_is_the_shipped_general_model(embedded_tokenizer):
     fresh = embedded_profile(model=SCRATCH, tiny_model={**RunConfig().tiny_model, "n_layers": 1})
     with training_policies("float32"):
         assert build_model(fresh, embedded_tokenizer).config.n_layers == 1
+
+
+def test_an_opened_run_prints_a_diverged_perplexity_as_inf(tmp_path):
+    """Defect 5: `TrainResult.__str__` formatted perplexities with :.2f, and they are None when
+    not finite (JSON has no inf), so printing such a run raised TypeError."""
+    results = {
+        "epochs_completed": 1,
+        "global_step": 8,
+        "eval_loss_before": 8.0,
+        "eval_loss_after": 900.0,
+        "perplexity_before": 2980.0,
+        "perplexity_after": None,
+    }
+    text = str(OpenedRun(tmp_path / "x", results=results))
+    assert text == "x: 1 epoch, 8 steps; eval loss 8.0000 -> 900.0000, perplexity 2980.00 -> inf"

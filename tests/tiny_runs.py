@@ -1,11 +1,18 @@
 """Tiny training runs shared by the tests that train: a one-layer DistilBERT of width 32 on 32-token
-chunks of the embedded corpus, a few seconds per run. Imported by name (pytest's `pythonpath`)."""
+chunks of the embedded corpus, a few seconds per run. Imported by name (pytest's `pythonpath`).
+
+Tiny runs are CPU runs, also on a GPU workstation or a Colab GPU: the tests that use them check
+CPU behaviour (bit-exact resume needs deterministic kernels; float32, no XLA), so importing this
+module hides the GPUs from TensorFlow (before it initialises its devices)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from mlm_helpers import runtime
 from mlm_helpers.config import SCRATCH, RunConfig, embedded_profile
+
+runtime.import_tensorflow().config.set_visible_devices([], "GPU")
 
 TINY_MODEL = {
     "n_layers": 1,

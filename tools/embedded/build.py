@@ -10,7 +10,7 @@ Run from the repository root. Three steps, each writing into the package:
    words are whole tokens and rarer ones are split into pieces. Written with its tokenizer files into
    the shipped model folder `mlm_helpers/models/distilbert-tiny-general/`. Byte-identical too.
 3. ``pretrain``: a tiny DistilBERT (`RunConfig.tiny_model`) trained from scratch with masked-LM on the
-   general corpus, through the very `training.fine_tune` the tutorial uses; its weights and config go
+   general corpus, through the very `runs.open_run` the tutorial uses; its weights and config go
    into the same folder with a short model card. Deterministic on one machine (seeded, deterministic
    ops); another CPU rounds differently, so its weights differ in the last bits. Not part of CI:
    520 s on a 2-core CPU (AMD EPYC, AVX2), about 9 minutes.
@@ -206,7 +206,7 @@ Rebuilt by `python -m tools.embedded.build pretrain`: {phases}; seed {seed}.
 def pretrain(out: Path = EMBEDDED_MODEL_DIR) -> dict:
     """Pre-train the tiny model on the general corpus (`PHASES`) and ship it into `out`, next to
     its vocabulary. Returns the last phase's results."""
-    from mlm_helpers.training import fine_tune
+    from mlm_helpers.runs import open_run
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -216,8 +216,8 @@ def pretrain(out: Path = EMBEDDED_MODEL_DIR) -> dict:
             fields = {**PRETRAIN, **phase, "dataset": dataset, "runs_dir": str(tmp)}
             if model is not None:  # continue from the previous phase's weights
                 fields["model"] = model
-            result = fine_tune(RunConfig(**fields), deterministic=True)
-            model = str(model_dir(result.run_dir))
+            result = open_run(RunConfig(**fields), mode="train", deterministic=True)
+            model = str(model_dir(result.path))
         for name in SHIPPED:
             shutil.copyfile(Path(model) / name, out / name)
         results = result.results
