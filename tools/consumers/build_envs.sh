@@ -19,7 +19,7 @@ build() {
     fi
     rm -rf "$venv"
     "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet "$@"
+    "$venv/bin/python" -m pip install --quiet "$@" 2> >(grep -v "is ignored: it is neither" >&2)
     echo "$*" >"$stamp"
     echo "$name: installed $("$venv/bin/python" -m pip list 2>/dev/null | grep -E '^(torch|transformers) ' | tr -s ' ' | paste -sd,)"
 }
