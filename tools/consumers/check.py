@@ -41,7 +41,7 @@ def main(out: Path) -> list[str]:
     if not delta <= TOLERANCE:
         problems.append(f"logits differ from TensorFlow's by up to {delta:.2e} (> {TOLERANCE:g})")
     fill = pipeline("fill-mask", model=str(folder), top_k=5)
-    for prompt, expected in zip(ref["prompts"].tolist(), ref["top5"].tolist()):
+    for prompt, expected in zip(ref["prompts"].tolist(), ref["top5"].tolist(), strict=True):
         got = [p["token"] for p in fill(prompt)]
         if got != expected:
             words = fill.tokenizer.convert_ids_to_tokens

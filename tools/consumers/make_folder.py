@@ -56,7 +56,9 @@ def train(model, tokenizer) -> float:
     start = [w.numpy() for w in model.weights]
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE))  # transformers' own MLM loss
     model.fit(dict(batch), batch_size=BATCH, epochs=EPOCHS, verbose=0)
-    moved = max(float(np.abs(w.numpy() - s).max()) for w, s in zip(model.weights, start))
+    moved = max(
+        float(np.abs(w.numpy() - s).max()) for w, s in zip(model.weights, start, strict=True)
+    )
     if moved < MIN_MOVE:
         raise SystemExit(f"training moved no weight by {MIN_MOVE} (at most {moved:g})")
     return moved
