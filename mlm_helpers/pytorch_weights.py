@@ -40,8 +40,6 @@ def pytorch_state_dict(model: Any) -> dict[str, np.ndarray]:
         name, transpose = convert_tf_weight_name_to_pt_weight_name(
             weight.name, tf_weight_shape=weight.shape
         )
-        if name in tensors:
-            raise ValueError(f"two TF weights map to the PyTorch name {name!r} ({weight.name})")
         array = apply_transpose(transpose, weight.numpy(), pt_to_tf=False)
         tensors[name] = np.ascontiguousarray(array)
     return tensors
