@@ -29,6 +29,7 @@ from .config import SCRATCH, ClassifySettings
 from .data import held_out_overlap, load_reviews, load_tokenizer
 from .experiment import ENCODERS, NUM_LABELS, CurveResult, check_labels, plan
 from .hardware import training_policies
+from .hub_folder import load_model
 from .paths import local_folder
 from .recorder import dropout_generators, reseed_dropout
 from .run_folder import TRAIN_HINT, RunLike, load_run
@@ -129,22 +130,8 @@ def encoder_sources(run: RunLike) -> dict[str, str]:
 
 
 def _load_encoder(source: str) -> Any:
-    """The base model (no head) at `source`, built; transformers' note that the masked-LM head's
-    weights go unused is silenced (intended: the classifier puts its own head on top)."""
-    import transformers
-    from transformers import TFAutoModel
-
-    verbosity = transformers.logging.get_verbosity()
-    transformers.logging.set_verbosity_error()
-    try:
-        model = TFAutoModel.from_pretrained(source)
-    except OSError as err:
-        raise OSError(
-            f"could not load the encoder {source!r}: {err}\nOffline? Use the 'embedded' profile "
-            "or a local folder in Hub format."
-        ) from err
-    finally:
-        transformers.logging.set_verbosity(verbosity)
+    """The base model (no head) at `source` (`hub_folder.load_model`), built."""
+    model = load_model(source, encoder_only=True)
     model({"input_ids": np.zeros((1, 2), np.int32), "attention_mask": np.ones((1, 2), np.int32)})
     return model
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from . import _compat
 from .paths import local_folder
+from .pytorch_weights import PYTORCH_WEIGHTS_FILE, save_pytorch_weights
 from .runtime import import_tensorflow
 
 MODEL_CONFIG_FILE = "config.json"  # transformers' model configuration (not the run's config.json)
@@ -33,6 +34,7 @@ CARD_FILE = "README.md"
 REQUIRED_FILES = (
     ((MODEL_CONFIG_FILE,), "model configuration"),
     ((WEIGHTS_FILE,), "TF weights"),
+    ((PYTORCH_WEIGHTS_FILE,), "PyTorch weights"),
     (("tokenizer_config.json",), "tokenizer configuration"),
     (("tokenizer.json", "vocab.txt"), "tokenizer vocabulary"),
     ((CARD_FILE,), "model card"),
@@ -40,14 +42,15 @@ REQUIRED_FILES = (
 
 
 def save_for_hub(model: Any, tokenizer: Any, folder: str | os.PathLike) -> Path:
-    """Save a TF masked-LM model (weights + config.json) and its tokenizer in Hub format.
-
-    `save_pretrained` also records the architecture (e.g. DistilBertForMaskedLM) in config.json,
+    """Save a TF masked-LM model (weights + config.json) and its tokenizer in Hub format, with the
+    weights also as a PyTorch-format model.safetensors (`pytorch_weights`), which PyTorch and
+    transformers 5 load. `save_pretrained` also records the architecture (e.g. DistilBertForMaskedLM) in config.json,
     which is what lets the Hub pick the fill-mask widget. Returns the folder.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
+    save_pytorch_weights(model, folder)
     tokenizer.save_pretrained(folder)
     if not (folder / MODEL_CONFIG_FILE).is_file():  # some custom models do not write it themselves
         model.config.save_pretrained(folder)

@@ -27,8 +27,7 @@ from .config import SCRATCH, RunConfig
 from .cost import utilisation_line
 from .evaluation import EvalResult, MaskedLMEvaluator, fill_mask, masked_lm_loss, unigram_perplexity
 from .hardware import Hardware
-from .hub_folder import save_for_hub
-from .paths import local_folder
+from .hub_folder import load_model, save_for_hub
 from .recorder import RunRecorder, finite_or_none
 from .run_folder import (
     CONFIG_FILE,
@@ -73,10 +72,10 @@ def build_model(config: RunConfig, tokenizer: Any) -> Any:
 
     ``config.model``: ``"scratch"`` is a fresh `TFDistilBertForMaskedLM` sized by
     ``config.tiny_model`` with the tokenizer's vocabulary (how the shipped model was pre-trained);
-    anything else is loaded with `from_pretrained` from the folder or Hub id `paths.local_folder`
-    resolves (``"embedded"``: the tiny general-language DistilBERT shipped in the package).
+    anything else by `hub_folder.load_model` (``"embedded"``: the tiny general-language DistilBERT
+    shipped in the package).
     """
-    from transformers import DistilBertConfig, TFAutoModelForMaskedLM, TFDistilBertForMaskedLM
+    from transformers import DistilBertConfig, TFDistilBertForMaskedLM
 
     if config.model == SCRATCH:
         model_config = DistilBertConfig(
@@ -84,19 +83,7 @@ def build_model(config: RunConfig, tokenizer: Any) -> Any:
         )
         model = TFDistilBertForMaskedLM(model_config)
     else:
-        folder = local_folder(config.model, kind="model")
-        if folder is not None and not (folder / "config.json").is_file():
-            raise FileNotFoundError(
-                f"{config.model!r} has no config.json, so it is not a model folder in Hub format: "
-                "save the model there with model.save_pretrained(folder)"
-            )
-        try:
-            model = TFAutoModelForMaskedLM.from_pretrained(str(folder or config.model))
-        except OSError as err:
-            raise OSError(
-                f"could not load the model {config.model!r}: {err}\nOffline? Use the 'embedded' "
-                "profile or a local folder in Hub format."
-            ) from err
+        model = load_model(config.model)
         if len(tokenizer) > model.config.vocab_size:
             raise ValueError(
                 f"the tokenizer has {len(tokenizer)} tokens but the model {config.model!r} only "

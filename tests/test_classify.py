@@ -44,7 +44,7 @@ def finished_run(runs_dir: Path, name: str, general: Path, *, perturb: float = 0
     if perturb:
         from transformers import TFAutoModelForMaskedLM
 
-        model = TFAutoModelForMaskedLM.from_pretrained(general)
+        model = TFAutoModelForMaskedLM.from_pretrained(general, use_safetensors=False)
         rng = np.random.default_rng(0)
         model.set_weights([w + perturb * rng.standard_normal(w.shape) for w in model.weights])
         model.save_pretrained(run_folder.model_dir(run_dir))

@@ -24,8 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout's 
 
 from mlm_helpers import runtime  # noqa: E402
 from mlm_helpers.paths import EMBEDDED_DATASET_DIR, EMBEDDED_MODEL_DIR  # noqa: E402
-from mlm_helpers.publishing import save_for_hub  # noqa: E402
-from mlm_helpers.pytorch_weights import save_pytorch_weights  # noqa: E402
+from mlm_helpers.hub_folder import save_for_hub  # noqa: E402
 
 tf = runtime.import_tensorflow()
 keras = runtime.import_keras()
@@ -106,7 +105,6 @@ def main(argv: list[str] | None = None) -> None:
     tokenizer = AutoTokenizer.from_pretrained(EMBEDDED_MODEL_DIR)
     moved = train(model, tokenizer)
     folder = save_for_hub(model, tokenizer, out / "model")
-    save_pytorch_weights(model, folder)  # until save_for_hub writes it itself
     answers = reference(folder)
     np.savez(out / "reference.npz", **answers)
     words = [tokenizer.convert_ids_to_tokens(ids.tolist()) for ids in answers["top5"]]
