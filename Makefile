@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 export MLM_PROFILE ?= embedded
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install tutorial test unit notebooks lint format lab benchmarks clean
+.PHONY: install tutorial test unit notebooks consumers lint format lab benchmarks clean
 
 $(STAMP): pyproject.toml mlm_helpers/constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is needed, found " + sys.version.split()[0]'
@@ -27,6 +27,9 @@ tutorial: $(STAMP) ## train and execute every notebook in order, write executed 
 
 test: $(STAMP) ## all tests: unit/property tests, then nbval over every notebook
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with .nbval-sanitize.cfg --nbval-cell-timeout=900
+
+consumers: $(STAMP) ## the published folder in PyTorch: torch 2.13 + transformers 5.x / 4.57.6, no TensorFlow
+	MLM_PYTHON=$(BIN)/python tools/consumers/run.sh
 
 unit: $(STAMP) ## only the unit/property tests (fast)
 	$(BIN)/python -m pytest tests

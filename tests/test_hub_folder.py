@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from hub_runs import TEXTS, loaded_after
 
-from mlm_helpers import hub_folder
 from mlm_helpers.hub_folder import (
     load_from_folder,
     load_model,
@@ -59,10 +58,10 @@ def test_saved_folder_has_everything_but_the_card(saved_model_dir):
     assert config["architectures"] == ["DistilBertForMaskedLM"]  # the Hub's fill-mask widget
 
 
-def test_a_required_file_is_one_line_of_required_files(ready_folder, monkeypatch):
+def test_a_folder_without_the_pytorch_weights_is_incomplete(ready_folder):
     assert missing_hub_files(ready_folder) == []
-    pytorch = (("model.safetensors",), "PyTorch weights")
-    monkeypatch.setattr(hub_folder, "REQUIRED_FILES", (*hub_folder.REQUIRED_FILES, pytorch))
+    assert (ready_folder / "model.safetensors").is_file()  # save_for_hub wrote it
+    (ready_folder / "model.safetensors").unlink()  # what save_for_hub wrote before issue 23
     assert missing_hub_files(ready_folder) == ["model.safetensors (PyTorch weights)"]
     (ready_folder / "vocab.txt").unlink()  # tokenizer.json alone still holds the vocabulary
     assert missing_hub_files(ready_folder) == ["model.safetensors (PyTorch weights)"]

@@ -190,12 +190,13 @@ def test_publish_sends_the_folder_with_the_token_only_where_it_belongs(
         "README.md",
         "config.json",
         "tf_model.h5",
+        "model.safetensors",  # the PyTorch-format weights (issue 23)
         "tokenizer.json",
         "tokenizer_config.json",
         "special_tokens_map.json",
         "vocab.txt",
         "loss_curves.png",
-        "run/config.json",  # the run's records, so that the model opens as a run (open_published)
+        "run/config.json",  # the run's records, so that the model opens as a run (runs.open_run)
         "run/history.json",
         "run/all_results.json",
     }
