@@ -48,11 +48,13 @@ def pytorch_state_dict(model: Any) -> dict[str, np.ndarray]:
 def save_pytorch_weights(model: Any, folder: str | os.PathLike) -> Path:
     """Write `folder/model.safetensors` in PyTorch format from a TF transformers model; returns
     its path. About 0.1 s for the tiny model, a few seconds at distilbert-base's size."""
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     path = Path(folder) / PYTORCH_WEIGHTS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(pytorch_state_dict(model), str(path), metadata=FORMAT)
+    # A plain write (0o666 less the umask), like every other file of the folder: save_file would
+    # create it 0o600.
+    path.write_bytes(save(pytorch_state_dict(model), metadata=FORMAT))
     return path
 
 

@@ -23,8 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout's mlm_helpers
 
 from mlm_helpers import runtime  # noqa: E402
-from mlm_helpers.paths import EMBEDDED_DATASET_DIR, EMBEDDED_MODEL_DIR  # noqa: E402
 from mlm_helpers.hub_folder import save_for_hub  # noqa: E402
+from mlm_helpers.paths import EMBEDDED_DATASET_DIR, EMBEDDED_MODEL_DIR  # noqa: E402
 
 tf = runtime.import_tensorflow()
 keras = runtime.import_keras()
