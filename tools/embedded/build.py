@@ -73,7 +73,11 @@ PHASES = (
     },
     {"run_name": "phase-2", "chunk_size": 128, "batch_size": 8, "learning_rate": 2e-3, "epochs": 2},
 )
-SHIPPED = ("config.json", "tf_model.h5", "model.safetensors")  # what the run's model/ folder adds to the vocabulary
+SHIPPED = (
+    "config.json",
+    "tf_model.h5",
+    "model.safetensors",
+)  # what the run's model/ folder adds to the vocabulary
 
 
 # --------------------------------------------------------------------------- 1. review corpus
