@@ -327,6 +327,7 @@ def prepare_chunks(
     limit = config.tiny_model.get("max_position_embeddings") if config.model == SCRATCH else None
     chunk_size = check_chunk_size(config.chunk_size, tokenizer, max_positions=limit)
     splits = (*config.train_splits, config.eval_split)
+    given_reviews = reviews
     if reviews is None:
         reviews = load_reviews(config)
     missing = [s for s in splits if s not in reviews]
@@ -345,12 +346,16 @@ def prepare_chunks(
         max_positions=max_positions_of(tokenizer, limit),
     )
     train = datasets.concatenate_datasets([chunks[s] for s in config.train_splits])
-    return datasets.DatasetDict(
+    prepared = datasets.DatasetDict(
         {
             "train": _sample(train, config.train_chunks, config.seed),
             "eval": _sample(chunks[config.eval_split], config.eval_chunks, config.seed),
         }
     )
+    # What the chunks were made from, as config.json records it (None: reviews given, unknown);
+    # `training.prepare_data` refuses them for a run that names another dataset.
+    prepared.dataset = config.to_dict()["dataset"] if given_reviews is None else None
+    return prepared
 
 
 # --------------------------------------------------------------------------- notebook 02 helpers

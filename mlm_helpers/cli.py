@@ -93,9 +93,10 @@ def _add_config_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--profile",
         choices=("embedded", "hub", "auto"),
-        default="auto",
+        default=None,
         help="embedded: offline tiny model (CPU minutes); hub: distilbert-base-"
-        "uncased on imdb (GPU); auto: hub when a GPU and the Hub are there",
+        "uncased on imdb (GPU); auto: hub when a GPU and the Hub are there (the default; "
+        "$MLM_PROFILE replaces it, an explicit --profile wins over $MLM_PROFILE)",
     )
     command.add_argument(
         "--set",
@@ -104,6 +105,9 @@ def _add_config_arguments(command: argparse.ArgumentParser) -> None:
         default=[],
         metavar="FIELD=VALUE",
         help="change a RunConfig field (repeatable)",
+    )
+    command.add_argument(
+        "--text-column", help="the column holding the texts (RunConfig.text_column)"
     )
     command.add_argument("--runs-dir", help="folder holding run folders (e.g. on Google Drive)")
     command.add_argument("--run-name", help="name of the run folder inside the runs folder")
@@ -164,11 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The RunConfig a `train` or `classify` command line describes."""
     overrides = parse_overrides(args.assignments)
-    for name in ("epochs", "runs_dir", "run_name"):
+    for name in ("epochs", "runs_dir", "run_name", "text_column"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
-    return get_config(args.profile, verbose=not args.quiet, **overrides)
+    explicit = "--profile" if args.profile is not None else None
+    return get_config(
+        args.profile or "auto", verbose=not args.quiet, chosen_by=explicit, **overrides
+    )
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -9,7 +9,8 @@
 adapts, the hardware it is sized for, notebook 07's experiment (`ClassifySettings`) and the
 perplexity drop its adaptation must reach (`min_gain`, checked by `evaluation.check_adaptation`).
 Both profiles go through the same code. The notebooks choose the profile in their parameters cell
-(notebook 01 introduces it); the environment variable ``MLM_PROFILE`` overrides that choice.
+(notebook 01 introduces it); the environment variable ``MLM_PROFILE`` overrides that choice, and
+the command line's explicit ``--profile`` overrides ``MLM_PROFILE``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "default", "mirrored", "tpu")
 EVAL_OVERLAPS = ("drop", "refuse")  # what `data.hold_out` does with eval reviews also in training
 
+MASK_PLACEHOLDER = "[MASK]"  # how prompts are written here, whatever the tokenizer's mask token
 DEFAULT_PROMPTS = (
     "This is a great [MASK].",
     "The acting was [MASK] and the plot was predictable.",
@@ -95,7 +97,16 @@ class RunConfig:
     profile: str = EMBEDDED
     run_name: str = "embedded-default"
     # -- data (notebook 01)
-    dataset: str = EMBEDDED  # a Hub dataset id, a local folder in Hub format, or "embedded"
+    # A Hub dataset id, a local folder (Hub layout, or .txt files), {split: file or [files]}
+    # (parquet, jsonl, csv or txt), or "embedded" (`data.load_reviews`).
+    dataset: str | Mapping[str, Any] = EMBEDDED
+    text_column: str = "text"  # the column holding the texts (csv, jsonl, parquet)
+    label_column: str = "label"  # the column holding sentiment labels (notebook 07)
+    text_per_line: bool = False  # .txt files: one text per file (False) or per line (True)
+    # A corpus without `eval_split`: hold out this share of the first training split's texts as
+    # `eval_split`, chosen by content hash (reproducible; `data.load_reviews`). None: refuse.
+    held_out_share: float | None = None
+    language: str = "en"  # the texts' language (ISO 639-1), recorded on the model card
     train_splits: tuple[str, ...] = ("train", "unsupervised")
     eval_split: str = "test"
     # Eval reviews whose text also occurs in a training split: "drop" them (and say how many) or
@@ -154,6 +165,7 @@ class RunConfig:
                 "RunConfig.tiny_model", self.tiny_model, "give a dict of DistilBertConfig fields"
             )
         object.__setattr__(self, "tiny_model", types.MappingProxyType(dict(self.tiny_model)))
+        object.__setattr__(self, "dataset", _dataset_value(self.dataset))
         self._validate()
 
     # ---------------------------------------------------------------- validation
@@ -201,6 +213,18 @@ class RunConfig:
         one_of(self.strategy, name("strategy"), STRATEGIES)
         positive_int(self.seed, name("seed"), minimum=0)
         one_of(self.eval_overlap, name("eval_overlap"), EVAL_OVERLAPS)
+        for field_name in ("text_column", "label_column", "language"):
+            if not isinstance(getattr(self, field_name), str) or not getattr(self, field_name):
+                raise invalid(name(field_name), getattr(self, field_name), "give a non-empty name")
+        one_of(self.text_per_line, name("text_per_line"), (True, False))
+        if self.held_out_share is not None and not (
+            isinstance(self.held_out_share, float) and 0 < self.held_out_share < 1
+        ):
+            raise invalid(
+                name("held_out_share"),
+                self.held_out_share,
+                "give a share strictly between 0 and 1 (e.g. 0.1), or None to hold nothing out",
+            )
         self._validate_splits()
 
     def _validate_splits(self) -> None:
@@ -208,11 +232,15 @@ class RunConfig:
             raise invalid(
                 "RunConfig.train_splits", self.train_splits, "name at least one split to train on"
             )
-        if not all(isinstance(s, str) and s for s in (*self.train_splits, self.eval_split)):
+        if not all(isinstance(s, str) and s for s in self.train_splits):
             raise invalid(
-                "RunConfig.train_splits",
-                self.train_splits,
-                f"split names must be non-empty strings (eval_split={self.eval_split!r})",
+                "RunConfig.train_splits", self.train_splits, "split names must be non-empty strings"
+            )
+        if not isinstance(self.eval_split, str) or not self.eval_split:
+            raise invalid(
+                "RunConfig.eval_split",
+                self.eval_split,
+                "name the split to evaluate on (a corpus without one: set held_out_share)",
             )
         if self.eval_split in self.train_splits:
             raise invalid(
@@ -240,11 +268,23 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data.update(
+            dataset=self.dataset
+            if isinstance(self.dataset, str)
+            else {split: list(files) for split, files in self.dataset.items()},
             tiny_model=dict(self.tiny_model),
             train_splits=list(self.train_splits),
             fill_mask_prompts=list(self.fill_mask_prompts),
         )
         return data
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Each field's default (as `to_dict` writes it), for records saved before a field existed."""
+        return {
+            f.name: f.default
+            for f in dataclasses.fields(cls)
+            if f.default is not dataclasses.MISSING
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
@@ -263,6 +303,32 @@ class RunConfig:
     @classmethod
     def load(cls, path: str | os.PathLike) -> RunConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _dataset_value(dataset: Any) -> str | Mapping[str, tuple[str, ...]]:
+    """`RunConfig.dataset` checked: a non-empty name, or {split: file or [files]} frozen as
+    {split: (file, ...)} (recorded in config.json as lists)."""
+    if isinstance(dataset, os.PathLike):
+        dataset = os.fspath(dataset)
+    if isinstance(dataset, str):
+        if not dataset.strip():
+            raise invalid(
+                "RunConfig.dataset",
+                dataset,
+                f"give a Hub dataset id, a local folder, {{split: files}} or {EMBEDDED!r}",
+            )
+        return dataset
+    if not isinstance(dataset, Mapping) or not dataset:
+        raise invalid(
+            "RunConfig.dataset", dataset, "give a name or a non-empty {split: file or [files]} dict"
+        )
+    files = {}
+    for split, value in dataset.items():
+        paths = [value] if isinstance(value, str | os.PathLike) else list(value)
+        if not isinstance(split, str) or not split or not paths:
+            raise invalid("RunConfig.dataset", dict(dataset), f"split {split!r} names no file")
+        files[split] = tuple(os.fspath(p) for p in paths)
+    return types.MappingProxyType(files)
 
 
 def tuple_fields() -> tuple[str, ...]:
@@ -428,16 +494,22 @@ def embedded_profile(**overrides: Any) -> RunConfig:
     return PROFILES["embedded"].config(**overrides)
 
 
-def resolve_profile(profile: str = "auto", *, verbose: bool = True) -> str:
+def resolve_profile(
+    profile: str = "auto", *, verbose: bool = True, chosen_by: str | None = None
+) -> str:
     """Turn "auto" (or the `MLM_PROFILE` environment variable) into "hub" or "embedded".
 
-    `MLM_PROFILE`, when set, wins over the argument. "auto" picks "hub" when a GPU/TPU is visible and
-    the Hub answers — the one place a profile asks the network (`runtime.hub_reachable`, asked once
-    per process) — and "embedded" otherwise, and says which it chose and how to override it.
+    `MLM_PROFILE`, when set, wins over the argument (a notebook's parameters cell), unless
+    `chosen_by` names an explicit choice (the CLI's ``--profile``), which wins over it. The line
+    printed says which one decided. "auto" picks "hub" when a GPU/TPU is visible and the Hub
+    answers — the one place a profile asks the network (`runtime.hub_reachable`, asked once per
+    process) — and "embedded" otherwise, and says which it chose and how to override it.
     """
-    source = "argument"
-    if os.environ.get(PROFILE_ENV):
-        profile, source = os.environ[PROFILE_ENV].strip().lower(), f"${PROFILE_ENV}"
+    source, env = chosen_by or "argument", os.environ.get(PROFILE_ENV, "").strip().lower()
+    if env and chosen_by is None:
+        profile, source = env, f"${PROFILE_ENV}"
+    elif env and env != profile:
+        source += f", which wins over ${PROFILE_ENV}={env}"
     if profile == "auto":
         return _auto_profile(verbose)
     if profile not in PROFILES:
@@ -470,10 +542,14 @@ def _auto_profile(verbose: bool) -> str:
     return chosen
 
 
-def get_config(profile: str = "auto", *, verbose: bool = True, **overrides: Any) -> RunConfig:
+def get_config(
+    profile: str = "auto", *, verbose: bool = True, chosen_by: str | None = None, **overrides: Any
+) -> RunConfig:
     """The run configuration for a profile ("auto", "hub" or "embedded"), with field overrides.
 
     This is the one call in every notebook's parameters cell. With "auto" it may ask whether the
-    Hub answers (see `resolve_profile`); "hub" and "embedded" do no I/O.
+    Hub answers (see `resolve_profile`, which `chosen_by` goes to); "hub" and "embedded" do no I/O.
     """
-    return PROFILES[resolve_profile(profile, verbose=verbose)].config(**overrides)
+    return PROFILES[resolve_profile(profile, verbose=verbose, chosen_by=chosen_by)].config(
+        **overrides
+    )

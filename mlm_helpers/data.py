@@ -3,8 +3,16 @@
 One loader serves every source, always through `datasets.load_dataset`:
 - ``"embedded"``: the review corpus shipped in this package (Hub layout, loaded from its folder);
 - a Hub dataset id such as ``"imdb"`` (needs the network the first time; cached afterwards);
-- a local folder in Hub layout (``<split>-*.parquet`` / ``.jsonl`` / ``.csv`` files, or ``data/`` below it);
-- a dict ``{split: file or [files]}`` of local parquet/jsonl/json/csv files.
+- a local folder in Hub layout (``<split>-*.parquet`` / ``.jsonl`` / ``.csv`` / ``.txt`` files, or
+  ``data/`` below it; files with no split in their name are all ``train``);
+- a dict ``{split: file or [files]}`` of local parquet/jsonl/json/csv/txt files.
+
+One rule for text files, whichever form names them: a ``.txt`` file is one text (one document),
+blank lines and all; with ``text_per_line`` (`RunConfig.text_per_line`) each non-blank line is one.
+The text and label columns of other files are named by `RunConfig.text_column` / ``label_column``
+(renamed to ``text`` / ``label`` on loading). A corpus without an evaluation split gets one with
+`RunConfig.held_out_share`: that share of the first training split, chosen by content hash
+(`split_by_hash`), so the same texts are held out on every machine and run.
 
 Every split is validated against the imdb schema (``text``: str, ``label``: 0/1; -1 allowed in
 ``unsupervised``) with errors that say what is wrong and how to fix it; local files are inspected
@@ -33,7 +41,7 @@ from .paths import EMBEDDED, EMBEDDED_MODEL_DIR, local_folder
 
 EMBEDDED_VOCAB = EMBEDDED_MODEL_DIR / "vocab.txt"  # the shipped WordPiece vocabulary
 UNLABELLED_SPLITS = ("unsupervised",)
-_FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
+_FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv", ".txt": "text"}
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t]{2,}")
 
@@ -78,6 +86,11 @@ def _file_columns(split: str, path: Path) -> tuple[str, ...] | None:
     )
     if path.stat().st_size == 0:
         raise DataError(f"{where} is empty (0 bytes): {fix}")
+    if path.suffix.lower() == ".txt":  # one text per file (or per line): no columns to compare
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            if not any(line.strip() for line in handle):
+                raise DataError(f"{where} holds only blank lines: {fix}")
+        return None
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 
@@ -129,7 +142,29 @@ def _check_files(files: Mapping[str, Sequence[str]]) -> None:
             )
 
 
-def _source_args(source: str | Mapping[str, Any]) -> tuple[tuple, dict]:
+def _text_options(builder: str, text_per_line: bool) -> dict[str, str]:
+    """`load_dataset`'s options for text files: one text per file, or per line when asked."""
+    return {"sample_by": "line" if text_per_line else "document"} if builder == "text" else {}
+
+
+def _folder_builder(path: Path) -> str | None:
+    """The file format of a local folder's data files ("text" for .txt), None when it holds none;
+    DataError when it mixes formats (`load_dataset` would read only one of them)."""
+    found = {
+        _FORMATS[f.suffix.lower()]
+        for f in path.rglob("*")
+        if f.suffix.lower() in _FORMATS and f.is_file() and not f.name.startswith(".")
+    }
+    if len(found) > 1:
+        raise DataError(
+            f"{path} mixes data file formats {sorted(found)}: keep one kind of file in the folder"
+        )
+    return found.pop() if found else None
+
+
+def _source_args(
+    source: str | Mapping[str, Any], *, text_per_line: bool = False
+) -> tuple[tuple, dict]:
     """Positional and keyword arguments of `load_dataset` for a source (see module doc)."""
     if isinstance(source, Mapping):
         files = {
@@ -146,7 +181,8 @@ def _source_args(source: str | Mapping[str, Any]) -> tuple[tuple, dict]:
                 if not Path(f).is_file():
                     raise DataError(f"file not found: {f}")
         _check_files(files)
-        return (_FORMATS[suffixes.pop()],), {"data_files": files}
+        builder = _FORMATS[suffixes.pop()]
+        return (builder,), {"data_files": files, **_text_options(builder, text_per_line)}
     try:
         path = local_folder(source, kind="dataset")
     except FileNotFoundError as err:
@@ -158,14 +194,16 @@ def _source_args(source: str | Mapping[str, Any]) -> tuple[tuple, dict]:
             f"{path} is a single file; give {{'train': '{path}', ...}} to say which "
             "split it is, or a folder with <split>-*.parquet files"
         )
-    return (str(path),), {}
+    return (str(path),), _text_options(_folder_builder(path), text_per_line)
 
 
-def load_raw(source: str | Mapping[str, Any] = EMBEDDED):
-    """`load_dataset` for any supported source, without validation; returns a DatasetDict."""
+def load_raw(source: str | Mapping[str, Any] = EMBEDDED, *, text_per_line: bool = False):
+    """`load_dataset` for any supported source, without validation; returns a DatasetDict.
+
+    Text files give one row per file, or one per non-blank line with `text_per_line`."""
     import datasets
 
-    args, kwargs = _source_args(source)
+    args, kwargs = _source_args(source, text_per_line=text_per_line)
     try:
         loaded = datasets.load_dataset(*args, **kwargs)
     except OSError as err:  # ConnectionError offline, DatasetNotFoundError for an unknown id
@@ -182,10 +220,27 @@ def load_raw(source: str | Mapping[str, Any] = EMBEDDED):
         loaded, datasets.DatasetDict
     ):  # pragma: no cover - load_dataset without split
         loaded = datasets.DatasetDict({"train": loaded})
+    if kwargs.get("sample_by") == "line":  # a blank line between paragraphs is no text
+        loaded = loaded.filter(lambda row: bool(row["text"].strip()), desc="blank lines")
     return loaded
 
 
-def validate_split(dataset, split: str, *, text_column: str = "text") -> None:
+def split_names(source: str | Mapping[str, Any]) -> list[str] | None:
+    """The splits a local source holds, read without loading it (`datasets`' own file-name rules
+    for a folder); None for a Hub id (only loading it tells). `preflight` checks names with it."""
+    import datasets
+
+    if isinstance(source, Mapping):
+        return list(source)
+    args, kwargs = _source_args(source)
+    if not Path(args[0]).exists():
+        return None
+    return [str(s) for s in datasets.load_dataset_builder(*args, **kwargs).config.data_files]
+
+
+def validate_split(
+    dataset, split: str, *, text_column: str = "text", label_column: str = "label"
+) -> None:
     """Raise `DataError` unless `dataset` has str texts and labels in {0, 1} (-1 if unlabelled)."""
     if dataset.num_rows == 0:
         raise DataError(f"split {split!r} is empty: check the files or the down-sampling size")
@@ -204,7 +259,8 @@ def validate_split(dataset, split: str, *, text_column: str = "text") -> None:
             else ""
         )
         raise DataError(
-            f"split {split!r} has no {text_column!r} column (columns: {dataset.column_names}){hint}"
+            f"split {split!r} has no {text_column!r} column (columns: {dataset.column_names})"
+            f"{hint} (RunConfig.text_column, --text-column on the command line)"
         )
     texts = dataset[text_column]
     for i, text in enumerate(texts):
@@ -218,14 +274,15 @@ def validate_split(dataset, split: str, *, text_column: str = "text") -> None:
             f"split {split!r} has no text left after cleaning: all {len(texts)} texts are empty or "
             f"only <br /> tags; check that the {text_column!r} column holds the reviews"
         )
-    if "label" in dataset.column_names:
-        labels = np.asarray(list(dataset["label"]), dtype=object)
+    if label_column in dataset.column_names:
+        labels = np.asarray(list(dataset[label_column]), dtype=object)
         allowed = {0, 1, -1} if split in UNLABELLED_SPLITS else {0, 1}
         bad = sorted({v for v in set(labels.tolist()) if v not in allowed}, key=str)
         if bad:
             raise DataError(
-                f"split {split!r} has labels {bad[:5]} outside {sorted(allowed)}; the "
-                "imdb schema uses 0 = negative, 1 = positive (-1 only in 'unsupervised')"
+                f"split {split!r} has labels {bad[:5]} in column {label_column!r} outside "
+                f"{sorted(allowed)}; the imdb schema uses 0 = negative, 1 = positive (-1 only in "
+                "'unsupervised'): fix them, or name another column (RunConfig.label_column)"
             )
 
 
@@ -236,43 +293,102 @@ def load_reviews(
     max_reviews: int | None = None,
     seed: int | None = None,
     clean: bool | None = None,
-    text_column: str = "text",
+    text_column: str | None = None,
+    label_column: str | None = None,
+    text_per_line: bool | None = None,
 ):
     """Load review splits as a `datasets.DatasetDict`, validated, optionally down-sampled and cleaned.
 
-    `source` is "embedded", a Hub id, a local Hub-layout folder, a {split: files} dict, or a RunConfig
-    (its dataset, splits, max_reviews, seed and clean_html fill the arguments not given). Down-sampling
-    draws `max_reviews` rows per split with `seed` (42 by default); `clean` (True by default) applies
+    `source` is "embedded", a Hub id, a local folder, a {split: files} dict, or a RunConfig (its
+    dataset, splits, max_reviews, seed, clean_html, text/label columns and text_per_line fill the
+    arguments not given; its `held_out_share` makes a missing `eval_split`, see `split_by_hash`).
+    The text and label columns are renamed ``text`` and ``label``. Down-sampling draws
+    `max_reviews` rows per split with `seed` (42 by default); `clean` (True by default) applies
     `clean_text`. Used in notebook 01 and by every later stage.
     """
     import datasets
 
-    if isinstance(source, RunConfig):
-        config = source
+    config = source if isinstance(source, RunConfig) else None
+    if config is not None:
         source = config.dataset
         splits = splits or (*config.train_splits, config.eval_split)
         max_reviews = max_reviews if max_reviews is not None else config.max_reviews
         seed = config.seed if seed is None else seed
         clean = config.clean_html if clean is None else clean
+        text_column = text_column or config.text_column
+        label_column = label_column or config.label_column
+        text_per_line = config.text_per_line if text_per_line is None else text_per_line
     seed = 42 if seed is None else seed
-    raw = load_raw(source)
+    text_column, label_column = text_column or "text", label_column or "label"
+    if max_reviews is not None and (not isinstance(max_reviews, int) or max_reviews < 1):
+        raise DataError(f"max_reviews must be a positive integer, got {max_reviews}")
+    raw = load_raw(source, text_per_line=bool(text_per_line))
     wanted = list(splits) if splits else list(raw)
-    missing = [s for s in wanted if s not in raw]
-    if missing:
-        raise DataError(f"split(s) {missing} not found in {source!r}; available: {list(raw)}")
+    made = check_splits(config, list(raw), wanted, source)
     result = {}
-    for split in wanted:
+    for split in dict.fromkeys(
+        [s for s in wanted if s != (made[0] if made else None)] + list(made[1:])
+    ):
         ds = raw[split]
-        validate_split(ds, split, text_column=text_column)
-        if text_column != "text":
-            ds = ds.rename_column(text_column, "text")
-        if max_reviews is not None:
-            if max_reviews < 1:
-                raise DataError(f"max_reviews must be a positive integer, got {max_reviews}")
-            ds = ds.shuffle(seed=seed).select(range(min(max_reviews, ds.num_rows)))
-        result[split] = ds
-    reviews = datasets.DatasetDict(result)
+        validate_split(ds, split, text_column=text_column, label_column=label_column)
+        result[split] = _renamed(ds, text_column, label_column)
+    if made:
+        result[made[1]], result[made[0]] = split_by_hash(result[made[1]], config.held_out_share)
+        print(
+            hold_out_notice(config, result[made[1]].num_rows, result[made[0]].num_rows),
+            file=sys.stderr,
+        )
+    if max_reviews is not None:
+        result = {
+            split: ds.shuffle(seed=seed).select(range(min(max_reviews, ds.num_rows)))
+            for split, ds in result.items()
+        }
+    reviews = datasets.DatasetDict({s: result[s] for s in wanted})
     return reviews if clean is False else clean_dataset(reviews)
+
+
+def _renamed(dataset, text_column: str, label_column: str):
+    """`dataset` with its text and label columns named ``text`` and ``label`` (a column already
+    called so, which the other one replaces, is dropped)."""
+    for column, name in ((text_column, "text"), (label_column, "label")):
+        if column != name and column in dataset.column_names:
+            if name in dataset.column_names:
+                dataset = dataset.remove_columns(name)
+            dataset = dataset.rename_column(column, name)
+    return dataset
+
+
+def check_splits(
+    config: RunConfig | None, available: Sequence[str], wanted: Sequence[str], source: Any = None
+) -> tuple[str, ...]:
+    """Refuse `wanted` split names the corpus (with splits `available`) lacks, with the two fixes:
+    names that exist, or `RunConfig.held_out_share`. Returns (eval split, training split it is
+    cut from) when `config` asks for a held-out split the corpus lacks, else (). A corpus that has
+    the split keeps it: held_out_share is refused then. `load_reviews` and `preflight` call it."""
+    made: tuple[str, ...] = ()
+    if config is not None and config.held_out_share is not None and config.eval_split in wanted:
+        if config.eval_split in available:
+            raise DataError(
+                f"the corpus already has a {config.eval_split!r} split, so held_out_share="
+                f"{config.held_out_share} has nothing to make: set RunConfig.held_out_share=None "
+                "to evaluate on it, or eval_split to a name the corpus does not use"
+            )
+        made = (config.eval_split, config.train_splits[0])
+    missing = [s for s in wanted if s not in available and s not in made[:1]]
+    if not missing:
+        return made
+    source = config.dataset if source is None and config is not None else source
+    message = f"split(s) {missing} not found in {source!r}; available: {list(available)}"
+    eval_split = config.eval_split if config is not None else "test"
+    if eval_split in missing and available:
+        train = config.train_splits[0] if config is not None else "train"
+        train = train if train in available else available[0]
+        message += (
+            f". Fix: name splits that exist (RunConfig.train_splits / eval_split), or hold out a "
+            f"share of {train!r} as {eval_split!r}: RunConfig.held_out_share=0.1 (on the command "
+            "line --set held_out_share=0.1), with a first training split the corpus has"
+        )
+    raise DataError(message)
 
 
 # --------------------------------------------------------------------------- held out
@@ -286,6 +402,37 @@ def _hashes(dataset) -> Iterator[bytes]:
     """`text_hash` of every row, read in batches (a Hub split does not become one Python list)."""
     for batch in dataset.select_columns("text").iter(batch_size=1_000):
         yield from map(text_hash, batch["text"])
+
+
+def hash_share(text: str) -> float:
+    """Where `text` falls in [0, 1), read off its `text_hash`: the same on every machine, and
+    the same for two texts that are the same review."""
+    return int.from_bytes(text_hash(text)[:8], "big") / 2**64
+
+
+def split_by_hash(dataset, share: float) -> tuple[Any, Any]:
+    """(rest, held out): the rows whose `hash_share` is below `share` are held out. Reproducible
+    without a seed, independent of row order, and a text repeated in the corpus never lands on
+    both sides. `RunConfig.held_out_share` uses it; DataError when a side would be empty."""
+    shares = np.fromiter(map(hash_share, dataset["text"]), float, dataset.num_rows)
+    held = np.flatnonzero(shares < share)
+    rest = np.flatnonzero(shares >= share)
+    if held.size == 0 or rest.size == 0:
+        side = "no text is" if held.size == 0 else "every text is"
+        raise DataError(
+            f"with held_out_share={share} {side} held out of the {dataset.num_rows} texts: "
+            "choose a share that leaves texts on both sides (0.1 is usual), or add texts"
+        )
+    return dataset.select(rest), dataset.select(held)
+
+
+def hold_out_notice(config: RunConfig, kept: int, held: int) -> str:
+    """The line saying which split was made by `held_out_share`, and of what."""
+    return (
+        f"Held out: {config.eval_split!r} is {held:,} of the {kept + held:,} texts of "
+        f"{config.train_splits[0]!r} ({config.held_out_share:.0%} by content hash, "
+        f"RunConfig.held_out_share); training uses the other {kept:,}."
+    )
 
 
 def held_out_overlap(reviews, train_splits: Sequence[str], eval_split: str) -> list[int]:
@@ -358,6 +505,30 @@ def check_tokenizer(tokenizer: Any, *, fast: bool = True) -> None:
             "token), or add one with tokenizer.add_special_tokens({'mask_token': '[MASK]'}) and "
             "resize the model's embeddings"
         )
+
+
+def token_pieces(tokenizer: Any, ids: Sequence[int]) -> list[tuple[str, bool]]:
+    """(text, starts a word) for every id, for any subword scheme: WordPiece's ``##ing``,
+    byte-level BPE's ``Ġthe`` and Unigram's ``▁the`` alike. Each token is decoded after a plain
+    anchor ("a"): a space between them means the token starts a word. Special tokens stand
+    alone. Used to show masked rows (`masking.decode_masked_rows`)."""
+    tokens = tokenizer.convert_ids_to_tokens([int(i) for i in ids])
+    special = set(getattr(tokenizer, "all_special_tokens", ()))
+    pieces = []
+    for token in tokens:
+        if token in special:
+            pieces.append((token, True))
+            continue
+        after = tokenizer.convert_tokens_to_string(["a", token])[1:]
+        pieces.append((after.strip(), after.startswith(" ")))
+    return pieces
+
+
+def token_text(tokenizer: Any, token_id: int) -> str:
+    """One token as a reader sees it: decoded by its tokenizer (``the``, not ``Ġthe`` or
+    ``▁the``; a WordPiece continuation keeps its ``##``). Fill-mask results are shown so."""
+    text = tokenizer.decode([int(token_id)]).strip()
+    return text or tokenizer.convert_ids_to_tokens(int(token_id))  # a bare "▁" or "Ġ" shows as is
 
 
 def load_tokenizer(name: str | RunConfig = EMBEDDED):

@@ -28,14 +28,13 @@ import numpy as np
 
 from . import _compat
 from .checks import positive_int
-from .config import profile_of
-from .data import check_tokenizer
+from .config import MASK_PLACEHOLDER, profile_of
+from .data import check_tokenizer, token_text
 from .masking import IGNORE_INDEX, MaskingSpec, fixed_eval_masks, keras_batches
+from .preflight import check_prompt
 from .runtime import import_tensorflow
 
 tf = import_tensorflow()
-
-MASK_PLACEHOLDER = "[MASK]"  # how prompts are written in the config, whatever the tokenizer's mask
 
 
 def masked_lm_loss_terms(labels: Any, logits: Any) -> tuple[Any, Any]:
@@ -327,11 +326,7 @@ def check_adaptation(
 
 
 def _prompt_text(prompt: str, mask_token: str) -> str:
-    if MASK_PLACEHOLDER not in prompt and mask_token not in prompt:
-        raise ValueError(
-            f"prompt {prompt!r} has no {MASK_PLACEHOLDER}: write the word to predict "
-            f"as {MASK_PLACEHOLDER}, e.g. 'This is a great {MASK_PLACEHOLDER}.'"
-        )
+    check_prompt(prompt, mask_token)
     return prompt.replace(MASK_PLACEHOLDER, mask_token)
 
 
@@ -342,8 +337,9 @@ def fill_mask(
 
     Returns ``{prompt: [{"token": str, "score": float}, ...]}`` with scores (softmax probabilities,
     computed in float32) in descending order; prompts are keys as written (with ``[MASK]``), which
-    is how all_results.json stores them. ``[MASK]`` is replaced by the tokenizer's own mask token.
-    Usable before and after training. Notebook 04.
+    is how all_results.json stores them. ``[MASK]`` is replaced by the tokenizer's own mask token;
+    tokens are shown decoded (`data.token_text`: ``the``, not byte-level BPE's ``Ġthe``). Usable
+    before and after training. Notebook 04.
     """
     if isinstance(prompts, str):
         prompts = [prompts]
@@ -364,7 +360,7 @@ def fill_mask(
         scores = _softmax(logits[row, positions[0]])
         k = min(top_k, scores.size)
         best = np.argsort(-scores, kind="stable")[:k]
-        tokens = tokenizer.convert_ids_to_tokens(best.tolist())
+        tokens = [token_text(tokenizer, i) for i in best.tolist()]
         results[prompt] = [
             {"token": t, "score": float(scores[i])} for t, i in zip(tokens, best, strict=True)
         ]

@@ -335,11 +335,11 @@ def is_finished(run_dir: str | os.PathLike) -> bool:
 # ------------------------------------------------------------------------------------ opening
 def config_differences(saved: Mapping[str, Any], current: RunConfig) -> dict[str, tuple[Any, Any]]:
     """{field: (saved, current)} for fields that differ and matter for resuming."""
-    now = current.to_dict()
-    return {
-        name: (saved.get(name), value)
+    now, defaults = current.to_dict(), RunConfig.defaults()  # a field newer than the saved run
+    return {  # has its default there
+        name: (saved.get(name, defaults.get(name)), value)
         for name, value in now.items()
-        if name not in RESUMABLE_CHANGES and saved.get(name) != value
+        if name not in RESUMABLE_CHANGES and saved.get(name, defaults.get(name)) != value
     }
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import training
+from . import preflight, training
 from .checks import one_of
 from .config import PROFILES, SCRATCH, RunConfig
 from .cost import estimate
@@ -120,6 +120,7 @@ def open_run(
     action = _decide(config, mode)
     if action == "reopen":
         return _reopen(config, verbose and mode != "reopen", train.get("tokenizer"))
+    preflight.check_run(config, tokenizer=train.get("tokenizer"))  # before the folder changes
     if verbose and mode != "train" and action != "afresh":
         doing = "Resuming" if action == "resume" else "Training"
         cost = _cost(config, getattr(train.get("data"), "steps_per_epoch", None))

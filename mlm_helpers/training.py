@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _compat, runtime
+from . import _compat, preflight, runtime
 from .checks import one_of
 from .config import SCRATCH, RunConfig
 from .cost import utilisation_line
@@ -186,8 +186,9 @@ def prepare_data(
     Training chunks come only from ``config.train_splits`` and evaluation chunks only from
     ``config.eval_split`` (RunConfig refuses an eval split that is also a training split), and
     evaluation reviews whose text occurs in a training split are dropped first
-    (`data.hold_out`), so the evaluation is held out in content, not only by name. `chunks` (stage 02's ``{"train", "eval"}``) or `reviews` skip the
-    steps already done.
+    (`data.hold_out`), so the evaluation is held out in content, not only by name. `chunks` (stage
+    02's ``{"train", "eval"}``) or `reviews` skip the steps already done; chunks prepared from
+    another dataset than ``config.dataset`` are refused (the run's records would name the wrong one).
     """
     from .chunking import prepare_chunks
     from .data import load_tokenizer
@@ -202,6 +203,14 @@ def prepare_data(
         raise ValueError(
             f"chunks must hold 'train' and 'eval' (as chunking.prepare_chunks "
             f"returns them); {missing} missing"
+        )
+    made_from, dataset = getattr(chunks, "dataset", None), config.to_dict()["dataset"]
+    if made_from is not None and made_from != dataset:
+        raise ValueError(
+            f"these chunks were prepared from the dataset {made_from!r}, but RunConfig.dataset is "
+            f"{dataset!r}, which config.json and the model card would name: set "
+            f"RunConfig.dataset={made_from!r} (with its text_column and splits), or prepare the "
+            "chunks with prepare_chunks(config)"
         )
     return tokenizer, build_datasets(chunks["train"], chunks["eval"], config, tokenizer)
 
@@ -313,6 +322,7 @@ def train(
     """
     one_of(verbose, "verbose", (0, 1, 2))
     one_of(start, "train(start=...)", STARTS)
+    preflight.check_run(config, tokenizer=tokenizer)  # before any work or any file
     if data is None:
         tokenizer, data = prepare_data(config, tokenizer=tokenizer, chunks=chunks)
     else:
