@@ -13,6 +13,7 @@ the run) and the estimate (for each device listed) apply the same one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,8 @@ ESTIMATE_GPUS = ("T4", "A100")
 # The developer's machine, measured on the embedded profile (notebook 04, 2026-11-27): 15,639 tokens/s
 # × 6 × 292,436 parameters ≈ 27 GFLOP/s, in float32. CPU estimates divide by this rate.
 REFERENCE_CPU = ("a 2-core AMD EPYC (AVX2)", 27e9)
+# Model types whose masked-LM layout `parameter_count` knows besides DistilBERT's.
+BERT_LIKE = ("bert", "roberta", "xlm-roberta", "camembert", "electra", "albert")
 SMALL_FOR_A_GPU = 10_000_000  # parameters: below this, GPU time is overheads, not FLOPs
 
 
@@ -71,13 +74,20 @@ def model_flops_utilisation(params: int, tokens_per_sec: float, tflops: float) -
     return 6.0 * params * tokens_per_sec / (tflops * 1e12)
 
 
+def gpu_model(device_name: str) -> str | None:
+    """The `PEAK_TFLOPS` key of a GPU named `device_name` ("Tesla T4", "NVIDIA A100-SXM4-40GB"),
+    matched as a whole word of the name: an "NVIDIA L40S" is not an L4, an "NVIDIA RTX A1000" not
+    an A100. None for a GPU not listed (or no name: a CPU)."""
+    words = set(re.split(r"[\s\-_/]+", device_name.upper()))
+    return next((key for key in PEAK_TFLOPS if key in words), None)
+
+
 def utilisation_line(
     params: int, tokens_per_sec: float | None, precision: str, device_name: str
 ) -> str | None:
     """ "model FLOPs utilisation ≈ …" for a GPU named `device_name` (`Hardware.device`) listed in
     `PEAK_TFLOPS`, trained under policy `precision`; None for other devices or without a speed."""
-    name = device_name.upper().replace("TESLA ", "")  # "Tesla T4", "NVIDIA A100-SXM4-40GB"
-    gpu = next((key for key in PEAK_TFLOPS if key in name), None)
+    gpu = gpu_model(device_name)
     if gpu is None or not tokens_per_sec:
         return None
     tflops = peak_tflops(gpu, precision)
@@ -89,22 +99,42 @@ def utilisation_line(
 
 
 def parameter_count(model_config: Any) -> int:
-    """The parameters of a DistilBERT masked-LM model, from its configuration alone (no weights).
+    """The parameters of a masked-LM model, from its configuration alone (no weights): DistilBERT,
+    and the BERT family (BERT, RoBERTa, ELECTRA; ALBERT's factorised embeddings and shared
+    layers), as transformers' TF masked-LM classes build them.
 
-    Word and position embeddings with their LayerNorm; per layer the four attention projections, the
-    two feed-forward matrices and two LayerNorms; the head's transform, LayerNorm and output bias
-    (its output matrix is the word embeddings, tied). distilbert-base-uncased: 66,985,530.
+    Embeddings (word, position, token type) with their LayerNorm; per layer the four attention
+    projections, the two feed-forward matrices and two LayerNorms; the head's transform,
+    LayerNorm and output bias (its output matrix is the word embeddings, tied). No pooler: the
+    masked-LM classes build none. distilbert-base-uncased: 66,985,530. Other layouts: ValueError.
     """
-    if getattr(model_config, "model_type", None) != "distilbert":
+    kind = getattr(model_config, "model_type", None)
+    if kind == "distilbert":
+        vocab, dim, hidden = model_config.vocab_size, model_config.dim, model_config.hidden_dim
+        layers, positions, types, width = (
+            model_config.n_layers,
+            model_config.max_position_embeddings,
+            0,
+            dim,
+        )
+    elif kind in BERT_LIKE:
+        vocab, dim = model_config.vocab_size, model_config.hidden_size
+        hidden, layers = model_config.intermediate_size, model_config.num_hidden_layers
+        positions, types = model_config.max_position_embeddings, model_config.type_vocab_size
+        width = getattr(model_config, "embedding_size", None) or dim  # ALBERT, ELECTRA: smaller
+    else:
         raise ValueError(
-            f"parameter_count knows DistilBERT only, not {getattr(model_config, 'model_type', '?')!r}: "
+            f"parameter_count knows DistilBERT and the BERT family {BERT_LIKE}, not {kind!r}: "
             "build the model and use model.count_params()"
         )
-    vocab, dim, hidden = model_config.vocab_size, model_config.dim, model_config.hidden_dim
-    embeddings = vocab * dim + model_config.max_position_embeddings * dim + 2 * dim
+    embeddings = (vocab + positions + types) * width + 2 * width
     layer = 4 * (dim * dim + dim) + (dim * hidden + hidden) + (hidden * dim + dim) + 2 * 2 * dim
-    head = dim * dim + dim + 2 * dim + vocab
-    return embeddings + model_config.n_layers * layer + head
+    head = dim * width + width + 2 * width + vocab
+    projection = width * dim + dim if width != dim or kind == "albert" else 0  # embeddings to dim
+    if kind == "albert":  # shared layers: one set per group; the head has a second output bias
+        groups = model_config.num_hidden_groups * model_config.inner_group_num
+        return embeddings + projection + groups * layer + head + vocab
+    return embeddings + projection + layers * layer + head
 
 
 @dataclass(frozen=True)

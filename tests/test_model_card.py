@@ -370,7 +370,10 @@ def test_card_of_a_run_from_a_local_folder_that_is_gone(tmp_path, saved_model_di
     card = build_model_card(make_run(tmp_path / "runs", config, saved_model_dir))
     assert card.data.base_model is None and card.data.datasets is None
     text = _prose(card.text)
-    assert f"the model from the local folder `{config.model}`" in text
+    assert (
+        "the model (distilbert, 2 layers, width 32, 120-token vocabulary) from the local " in text
+    )
+    assert f"folder `{config.model}`" in text
     assert f"the local dataset `{config.dataset}`" in text and "huggingface.co/datasets" not in text
 
 

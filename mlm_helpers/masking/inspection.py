@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data import token_pieces, token_text
 from .spec import IGNORE_INDEX, KEPT, MASKED, OUTCOMES, RANDOM, MaskingSpec, maskable_positions
 
 
@@ -59,28 +60,28 @@ def _decode_row(
     keep = [1] * len(ids) if attention_mask is None else [int(a) for a in attention_mask]
     mask_id = tokenizer.mask_token_id
     words: list[str] = []
+    originals = [
+        token_id if label == IGNORE_INDEX else label
+        for token_id, label in zip(ids, labs, strict=True)
+    ]
+    pieces = token_pieces(tokenizer, originals)
     for pos, (token_id, label) in enumerate(zip(ids, labs, strict=True)):
         if not keep[pos]:
             continue
-        original = token_id if label == IGNORE_INDEX else label
-        text = tokenizer.convert_ids_to_tokens(original)
-        glue = text.startswith("##")
+        text, starts = pieces[pos]
         if label != IGNORE_INDEX:
             kind = (
                 int(outcome[pos])
                 if outcome is not None
                 else (MASKED if token_id == mask_id else KEPT if token_id == label else RANDOM)
             )
-            shown = text[2:] if glue else text
             if kind == MASKED:
                 text = tokenizer.mask_token
             elif kind == RANDOM:
-                text = f"<{tokenizer.convert_ids_to_tokens(token_id)}|was {shown}>"
+                text = f"<{token_text(tokenizer, token_id)}|was {text}>"
             else:
-                text = "{" + shown + "}"
-        elif glue:
-            text = text[2:]
-        if glue and words:
+                text = "{" + text + "}"
+        if not starts and words:
             words[-1] += text
         else:
             words.append(text)
@@ -93,8 +94,9 @@ def decode_masked_rows(
     """Rows `rows` of a `mask_chunks` result (or a collator's batch) as readable text (notebook 03).
 
     ``[MASK]`` stays as is, a random replacement is shown as ``<new|was original>`` and a chosen
-    token left unchanged as ``{token}``; pieces of one word are joined ("play##ing" -> "playing")
-    and padding is dropped. Without an ``outcome`` array a position is read as random when its id
+    token left unchanged as ``{token}``; pieces of one word are joined, whatever the tokenizer's
+    subword scheme (`data.token_pieces`: "play ##ing", "Ġplay ing" and "▁play ing" all show as
+    "playing") and padding is dropped. Without an ``outcome`` array a position is read as random when its id
     differs from its label and is not the mask id.
     """
     outcome = masked.get("outcome")
