@@ -509,18 +509,24 @@ def check_tokenizer(tokenizer: Any, *, fast: bool = True) -> None:
 
 def token_pieces(tokenizer: Any, ids: Sequence[int]) -> list[tuple[str, bool]]:
     """(text, starts a word) for every id, for any subword scheme: WordPiece's ``##ing``,
-    byte-level BPE's ``Ġthe`` and Unigram's ``▁the`` alike. Each token is decoded after a plain
-    anchor ("a"): a space between them means the token starts a word. Special tokens stand
+    byte-level BPE's ``Ġthe`` and Unigram's ``▁the`` alike. A scheme with a continuation prefix
+    (WordPiece's ``##``) says so by that prefix; any other is asked by decoding each token after a
+    plain anchor ("a"): a space between them means the token starts a word. Special tokens stand
     alone. Used to show masked rows (`masking.decode_masked_rows`)."""
     tokens = tokenizer.convert_ids_to_tokens([int(i) for i in ids])
     special = set(getattr(tokenizer, "all_special_tokens", ()))
+    backend = getattr(getattr(tokenizer, "backend_tokenizer", None), "model", None)
+    prefix = getattr(backend, "continuing_subword_prefix", None)
     pieces = []
     for token in tokens:
         if token in special:
             pieces.append((token, True))
-            continue
-        after = tokenizer.convert_tokens_to_string(["a", token])[1:]
-        pieces.append((after.strip(), after.startswith(" ")))
+        elif prefix:
+            glued = token.startswith(prefix)
+            pieces.append((token[len(prefix) :] if glued else token, not glued))
+        else:
+            after = tokenizer.convert_tokens_to_string(["a", token])[1:]
+            pieces.append((after.strip(), after.startswith(" ")))
     return pieces
 
 

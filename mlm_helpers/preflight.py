@@ -39,11 +39,9 @@ def check_run(config: RunConfig, *, tokenizer: Any = None) -> None:
 
 def check_model_name(name: str) -> None:
     """A model name the run can load: "embedded", "scratch", an existing folder, or a Hub id that
-    is cached or reachable. Offline, an uncached Hub id fails here at once."""
-    try:
-        folder = local_folder(name, kind="model")
-    except FileNotFoundError as err:
-        raise ValueError(str(err)) from None
+    is cached or reachable. Offline, an uncached Hub id fails here at once (ValueError); a name
+    written as a path whose folder does not exist raises FileNotFoundError (`paths.local_folder`)."""
+    folder = local_folder(name, kind="model")
     if folder is not None or _cached_config(name) is not None or runtime.hub_reachable():
         return
     raise ValueError(
