@@ -327,7 +327,6 @@ def prepare_chunks(
     limit = config.tiny_model.get("max_position_embeddings") if config.model == SCRATCH else None
     chunk_size = check_chunk_size(config.chunk_size, tokenizer, max_positions=limit)
     splits = (*config.train_splits, config.eval_split)
-    given_reviews = reviews
     if reviews is None:
         reviews = load_reviews(config)
     missing = [s for s in splits if s not in reviews]
@@ -352,9 +351,10 @@ def prepare_chunks(
             "eval": _sample(chunks[config.eval_split], config.eval_chunks, config.seed),
         }
     )
-    # What the chunks were made from, as config.json records it (None: reviews given, unknown);
-    # `training.prepare_data` refuses them for a run that names another dataset.
-    prepared.dataset = config.to_dict()["dataset"] if given_reviews is None else None
+    # What the chunks were made from, as config.json records it (`data.load_reviews` marks the
+    # reviews it loads; None: reviews made otherwise); `training.prepare_data` refuses chunks
+    # made from another dataset than the run's.
+    prepared.dataset = getattr(reviews, "dataset", None)
     return prepared
 
 

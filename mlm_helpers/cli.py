@@ -109,6 +109,9 @@ def _add_config_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--text-column", help="the column holding the texts (RunConfig.text_column)"
     )
+    command.add_argument(
+        "--label-column", help="the column holding the labels (RunConfig.label_column)"
+    )
     command.add_argument("--runs-dir", help="folder holding run folders (e.g. on Google Drive)")
     command.add_argument("--run-name", help="name of the run folder inside the runs folder")
 
@@ -168,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The RunConfig a `train` or `classify` command line describes."""
     overrides = parse_overrides(args.assignments)
-    for name in ("epochs", "runs_dir", "run_name", "text_column"):
+    for name in ("epochs", "runs_dir", "run_name", "text_column", "label_column"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value

@@ -268,9 +268,7 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data.update(
-            dataset=self.dataset
-            if isinstance(self.dataset, str)
-            else {split: list(files) for split, files in self.dataset.items()},
+            dataset=dataset_record(self.dataset),
             tiny_model=dict(self.tiny_model),
             train_splits=list(self.train_splits),
             fill_mask_prompts=list(self.fill_mask_prompts),
@@ -329,6 +327,13 @@ def _dataset_value(dataset: Any) -> str | Mapping[str, tuple[str, ...]]:
             raise invalid("RunConfig.dataset", dict(dataset), f"split {split!r} names no file")
         files[split] = tuple(os.fspath(p) for p in paths)
     return types.MappingProxyType(files)
+
+
+def dataset_record(dataset: Any) -> str | dict[str, list[str]]:
+    """A dataset as config.json records it: the name, or {split: [file, ...]}. Chunks and reviews
+    carry it too (`chunking.prepare_chunks`), so that a run can tell what they were made from."""
+    value = _dataset_value(dataset)
+    return value if isinstance(value, str) else {s: list(files) for s, files in value.items()}
 
 
 def tuple_fields() -> tuple[str, ...]:

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import RunConfig
+from .config import RunConfig, dataset_record
 from .paths import EMBEDDED, EMBEDDED_MODEL_DIR, local_folder
 
 EMBEDDED_VOCAB = EMBEDDED_MODEL_DIR / "vocab.txt"  # the shipped WordPiece vocabulary
@@ -344,7 +344,9 @@ def load_reviews(
             for split, ds in result.items()
         }
     reviews = datasets.DatasetDict({s: result[s] for s in wanted})
-    return reviews if clean is False else clean_dataset(reviews)
+    reviews = reviews if clean is False else clean_dataset(reviews)
+    reviews.dataset = dataset_record(source)  # what they were loaded from (`prepare_chunks`)
+    return reviews
 
 
 def _renamed(dataset, text_column: str, label_column: str):

@@ -190,8 +190,8 @@ def _like(source: Provenance) -> str:
 
 _FROM_SCRATCH = (
     "It started from random weights, so this is not domain adaptation: there was no general\n"
-    "knowledge of a language to keep, and the model knows nothing but the patterns of its\n"
-    "training text."
+    "knowledge of {language} to keep, and the model knows nothing but the patterns of its training\n"
+    "text."
 )
 _TEACHING = {
     EMBEDDED: "It was produced by the offline default of the `mlm_helpers` tutorial: a tiny "
@@ -255,10 +255,12 @@ def _describe(
     (with the tokenizer's own mask token)."""
     shape = _architecture(facts, family=source.model not in (EMBEDDED, SCRATCH))
     name, shape = repo_id.split("/")[-1], f" ({shape})" if shape else ""
-    story = _FROM_SCRATCH
-    if source.model != SCRATCH:
-        language = "English" if config.language == "en" else f"its language (`{config.language}`)"
-        story = _ADAPTATION.format(like=_like(source), language=language)
+    language = "English" if config.language == "en" else f"its language (`{config.language}`)"
+    story = (
+        _FROM_SCRATCH.format(language=language)
+        if source.model == SCRATCH
+        else _ADAPTATION.format(like=_like(source), language=language)
+    )
     lines = [f"# {name}", "", f"This model is {_origin(source, shape)}. {story}"]
     before, after = results.get("perplexity_before"), results.get("perplexity_after")
     if before is not None and after is not None:

@@ -54,8 +54,9 @@ def test_the_text_column_is_a_run_setting_and_a_flag(tmp_path):
     reviews = data.load_reviews(config, splits=["train"])
     assert reviews["train"]["text"] == ["A fine text about tea.", "Another one about coffee."]
     assert reviews["train"]["label"] == [1, 0]
-    args = cli.build_parser().parse_args(["train", "--text-column", "review", "--quiet"])
-    assert cli.config_from_args(args).text_column == "review"
+    line = ["classify", "--text-column", "review", "--label-column", "stars", "--quiet"]
+    chosen = cli.config_from_args(cli.build_parser().parse_args(line))
+    assert (chosen.text_column, chosen.label_column) == ("review", "stars")
 
 
 def test_a_corpus_without_an_eval_split_is_told_how_to_hold_one_out(txt_folder):
@@ -106,6 +107,29 @@ def test_a_split_dict_is_recorded_and_read_back(tmp_path):
     assert RunConfig.load(path).to_dict() == config.to_dict()
 
 
+def test_the_card_of_a_split_dict_run_names_its_files(tmp_path, saved_model_dir):
+    # Why: a dict dataset made write_model_card crash (TypeError ... not dict).
+    from hub_runs import make_run
+
+    from mlm_helpers.model_card import write_model_card
+
+    files = {"train": [str(tmp_path / "a.txt"), str(tmp_path / "b.txt")], "test": "c.txt"}
+    config = embedded_profile(run_name="mine", dataset=files)
+    readme = write_model_card(make_run(tmp_path / "runs", config, saved_model_dir))
+    text = readme.read_text()
+    assert "the local files train: a.txt, b.txt; test: c.txt" in text
+    assert "imdb-mini" not in text.split("## Intended uses")[0]  # not the shipped corpus
+
+
+def test_a_run_saved_before_the_new_fields_is_the_same_configuration():
+    from mlm_helpers.run_folder import config_differences
+
+    config = embedded_profile()
+    old = {k: v for k, v in config.to_dict().items() if k not in ("text_column", "language")}
+    assert config_differences(old, config) == {}
+    assert "language" in config_differences(old, config.replace(language="de"))
+
+
 def test_chunks_prepared_from_another_dataset_are_refused(tmp_path, embedded_tokenizer):
     # Why: passing chunks= left dataset="embedded" in config.json, and the card named imdb-mini.
     from mlm_helpers.chunking import prepare_chunks
@@ -124,6 +148,16 @@ def test_chunks_prepared_from_another_dataset_are_refused(tmp_path, embedded_tok
     prepare_data(mine, tokenizer=embedded_tokenizer, chunks=chunks)  # the same dataset: fine
     with pytest.raises(ValueError, match=r"prepared from the dataset .*mine.* RunConfig\.dataset"):
         prepare_data(tiny_config(tmp_path), tokenizer=embedded_tokenizer, chunks=chunks)
+    reviews = data.load_reviews(
+        {"train": str(folder / "train-0.txt"), "test": str(folder / "test-0.txt")}
+    )
+    given = prepare_chunks(
+        tiny_config(tmp_path, chunk_size=8, train_chunks=4, eval_chunks=2, train_splits=("train",)),
+        embedded_tokenizer,
+        reviews,
+    )  # reviews loaded elsewhere, passed in
+    with pytest.raises(ValueError, match=r"prepared from the dataset \{'train'"):
+        prepare_data(tiny_config(tmp_path), tokenizer=embedded_tokenizer, chunks=given)
 
 
 # ------------------------------------------------------------------------- preflight (point 3)
