@@ -161,8 +161,11 @@ def test_chunks_prepared_from_another_dataset_are_refused(tmp_path, embedded_tok
 
 
 # ------------------------------------------------------------------------- preflight (point 3)
-def _nothing_written(config) -> bool:
-    return not config.run_dir.exists()
+def _refused_before_any_work(config, error, match: str) -> None:
+    """`open_run(config)` raises `error` matching `match`, and the run folder was never made."""
+    with pytest.raises(error, match=match):
+        open_run(config, mode="train", verbose=0)
+    assert not config.run_dir.exists()
 
 
 def test_chunk_size_is_checked_against_any_models_positions(tmp_path):
@@ -172,9 +175,7 @@ def test_chunk_size_is_checked_against_any_models_positions(tmp_path):
 
     folder = model_folder("bert", tmp_path / "bert-64")
     config = tiny_config(tmp_path / "runs", model=str(folder), chunk_size=128)
-    with pytest.raises(ValueError, match=r"chunk_size=128 is larger than the 64 positions"):
-        open_run(config, mode="train", verbose=0)
-    assert _nothing_written(config)
+    _refused_before_any_work(config, ValueError, r"chunk_size=128 is larger than the 64 positions")
 
 
 def test_roberta_positions_start_after_the_padding_id(tmp_path):
@@ -186,9 +187,7 @@ def test_roberta_positions_start_after_the_padding_id(tmp_path):
 
 def test_a_prompt_without_the_mask_is_refused_before_any_work(tmp_path):
     config = tiny_config(tmp_path, fill_mask_prompts=("a great film.",))
-    with pytest.raises(ValueError, match=r"prompt 'a great film\.' has no \[MASK\]"):
-        open_run(config, mode="train", verbose=0)
-    assert _nothing_written(config)
+    _refused_before_any_work(config, ValueError, r"prompt 'a great film\.' has no \[MASK\]")
 
 
 def test_each_split_field_is_blamed_for_its_own_empty_name():
@@ -201,9 +200,7 @@ def test_each_split_field_is_blamed_for_its_own_empty_name():
 
 def test_splits_the_corpus_lacks_are_refused_before_any_work(tmp_path, txt_folder):
     config = tiny_config(tmp_path, dataset=str(txt_folder), train_splits=("train",))
-    with pytest.raises(DataError, match=r"split\(s\) \['test'\] not found.*held_out_share"):
-        open_run(config, mode="train", verbose=0)
-    assert _nothing_written(config)
+    _refused_before_any_work(config, DataError, r"split\(s\) \['test'\] not found.*held_out_share")
 
 
 def test_an_empty_dataset_name_is_refused_by_name():
@@ -215,9 +212,7 @@ def test_an_empty_dataset_name_is_refused_by_name():
 def test_a_width_the_heads_do_not_divide_gets_a_message(tmp_path):
     # Why: tiny_model.dim=63 gave a bare AssertionError from inside the model build.
     config = tiny_config(tmp_path, tiny_model={**tiny_config(tmp_path).tiny_model, "dim": 63})
-    with pytest.raises(ValueError, match=r"dim=63 is not a multiple of n_heads=2"):
-        open_run(config, mode="train", verbose=0)
-    assert _nothing_written(config)
+    _refused_before_any_work(config, ValueError, r"dim=63 is not a multiple of n_heads=2")
 
 
 def test_an_unknown_model_offline_is_refused_at_once(tmp_path, monkeypatch):
@@ -225,10 +220,8 @@ def test_an_unknown_model_offline_is_refused_at_once(tmp_path, monkeypatch):
     monkeypatch.setattr(runtime, "hub_reachable", lambda timeout=2.0: False)
     config = tiny_config(tmp_path, model="someone/some-model")
     start = time.monotonic()
-    with pytest.raises(ValueError, match=r"'someone/some-model' is not a local folder and not in"):
-        open_run(config, mode="train", verbose=0)
+    _refused_before_any_work(config, ValueError, r"'someone/some-model' is not a local folder and")
     assert time.monotonic() - start < 5
-    assert _nothing_written(config)
 
 
 def test_an_explicit_profile_wins_over_the_environment(monkeypatch, capsys):
