@@ -151,13 +151,34 @@ def _add_config_arguments(command: argparse.ArgumentParser, *, source: bool = Fa
     command.add_argument("--quiet", action="store_true", help="print only the result's path")
 
 
+def _exit_codes() -> str:
+    """The exit codes, for the end of every --help."""
+    lines = (f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items())
+    return "exit codes:\n" + "\n".join(lines)
+
+
+def _command(commands: Any, name: str, **texts: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with the exit codes."""
+    return commands.add_parser(
+        name,
+        **texts,
+        epilog=_exit_codes(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _switches(command: argparse.ArgumentParser, *flags: tuple[str, str]) -> None:
+    """On/off flags: (name, help) each."""
+    for name, text in flags:
+        command.add_argument(name, action="store_true", help=text)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    codes = "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items())
     parser = argparse.ArgumentParser(
         prog="python -m mlm_helpers",
         description="Masked-language-model domain adaptation of DistilBERT on movie reviews: the "
         "tutorial notebooks' code, headless.",
-        epilog=f"exit codes:\n{codes}",
+        epilog=_exit_codes(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=version_line())
@@ -165,12 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--traceback", action="store_true", help="show the full traceback of an unexpected error"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    train = commands.add_parser(
+    train = _command(
+        commands,
         "train",
         help="fine-tune a model and write its run folder (notebook 04)",
         description="Fine-tune with the same code as notebook 04 and print the run folder.",
-        epilog=f"exit codes:\n{codes}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_config_arguments(train)
     train.add_argument("--epochs", type=int, help="number of epochs (overrides the profile's)")
@@ -188,50 +208,46 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="the same as --mode resume: continue a run"
     )
     train.add_argument("--progress", action="store_true", help="show Keras progress bars")
-    evaluate = commands.add_parser(
+    evaluate = _command(
+        commands,
         "evaluate",
         help="figures, tables and the lesson's claims for a finished run (notebook 05)",
         description="Run notebook 05's steps on one run without a notebook: save its figures, "
         "print the epoch and fill-mask tables, the summary and the lesson's claims.",
-        epilog=f"exit codes:\n{codes}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_config_arguments(evaluate, source=True)
     evaluate.add_argument("--figures", help="folder for the figures (default: <run>/figures)")
-    evaluate.add_argument(
-        "--train-if-missing",
-        action="store_true",
-        help="train (or resume) the run when it is not finished, as TRAIN_IF_MISSING = True",
+    _switches(
+        evaluate,
+        (
+            "--train-if-missing",
+            "train (or resume) the run when it is not finished, as TRAIN_IF_MISSING = True",
+        ),
+        ("--check", "exit 1 when the lesson's claims are not met"),
     )
-    evaluate.add_argument(
-        "--check", action="store_true", help="exit 1 when the lesson's claims are not met"
-    )
-    publish = commands.add_parser(
+    publish = _command(
+        commands,
         "publish",
         help="model card and a dry run of the upload; --upload sends (notebook 06)",
         description="Run notebook 06's steps without a notebook: write the loss plot and the "
         "model card into the run's model/ folder, then list what an upload would send (a dry "
         "run, the default). Only --upload sends anything; the token (HF_TOKEN, a Colab secret or "
         "the cached login) is never printed.",
-        epilog=f"exit codes:\n{codes}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_config_arguments(publish, source=True)
     publish.add_argument("--repo-id", required=True, help="the Hub model id, '<user>/<name>'")
-    publish.add_argument(
-        "--upload", action="store_true", help="really upload (default: a dry run, nothing sent)"
+    _switches(
+        publish,
+        ("--upload", "really upload (default: a dry run, nothing sent)"),
+        ("--public", "create the repository public (default: private)"),
     )
-    publish.add_argument(
-        "--public", action="store_true", help="create the repository public (default: private)"
-    )
-    classify = commands.add_parser(
+    classify = _command(
+        commands,
         "classify",
         help="sentiment accuracy, general vs adapted encoder, into the run folder (notebook 07)",
         description="Run notebook 07's experiment on a finished run: train a sentiment classifier "
         "from the general and from the adapted encoder on N labelled reviews for several N and "
         "seeds, print the table and write classification.json into the run folder.",
-        epilog=f"exit codes:\n{codes}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_config_arguments(classify)
     classify.add_argument(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import re
 import shlex
 import shutil
 import signal
@@ -97,7 +98,8 @@ def _no_space(err: BaseException) -> bool:
 
 def _first_line(err: BaseException) -> str:
     """The message as one line: its first line (TensorFlow appends whole graph traces)."""
-    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", str(err))  # TensorFlow's op prefix
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     text = lines[0] if lines else type(err).__name__
     return text if len(text) <= 400 else f"{text[:400]}..."
 
@@ -131,9 +133,10 @@ def failure(err: BaseException, config: RunConfig | None, argv: Sequence[str]) -
             f"error: out of accelerator memory ({_first_line(err)}). Train again with a smaller "
             "batch_size (--set batch_size=N) under another --run-name"
         )
-    if name == "InvalidArgumentError" and "is not in [0," in str(err):
+    out_of_range = re.search(r"indices\[[^\]]*\] = -?\d+ is not in \[0, \d+\)", str(err))
+    if name == "InvalidArgumentError" and out_of_range:
         return EXIT_USAGE, (
-            f"error: a token position or id is outside the model's range ({_first_line(err)}): "
+            f"error: a token position or id is outside the model's range ({out_of_range[0]}): "
             "chunk_size must not exceed the model's max_position_embeddings and the tokenizer "
             "must be the model's; lower --set chunk_size, or use the model's tokenizer"
         )

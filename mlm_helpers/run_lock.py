@@ -155,6 +155,17 @@ def _break(path: Path, stale: Holder | None) -> bool:
     return True
 
 
+def _command() -> str:
+    """What this process is, for the holder's details: its command line, or a notebook kernel."""
+    if "ipykernel" in sys.modules:
+        return "a notebook kernel"
+    program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    if program == "__main__.py":  # python -m <package>
+        program = f"python -m {Path(sys.argv[0]).parent.name}"
+    command = " ".join([program, *sys.argv[1:]])
+    return command if len(command) <= 300 else f"{command[:300]}..."
+
+
 def _heartbeat(path: Path, stop: threading.Event) -> None:
     while not stop.wait(HEARTBEAT_SECONDS):
         with contextlib.suppress(OSError):
@@ -182,8 +193,7 @@ def claim(run_dir: str | os.PathLike, notices: list[str] | None = None) -> Itera
     _check_writable(run_dir)
     path = lock_path(run_dir)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "python"
-    me = Holder(os.getpid(), socket.gethostname(), started, command, uuid.uuid4().hex)
+    me = Holder(os.getpid(), socket.gethostname(), started, _command(), uuid.uuid4().hex)
     while not _create(path, me):
         holder = _read(path)
         try:

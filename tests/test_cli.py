@@ -213,11 +213,47 @@ def test_disk_full_at_checkpoint_time_ends_with_one_line_and_resumes(tmp_path, c
         (run_lock.RunFolderBusy("x is claimed"), EXIT_BUSY, "error: x is claimed"),
         (ValueError("chunk_size=128 exceeds\nthe model's 64 positions"), 2, "error: chunk_size"),
         (KeyError("surprise"), 1, "error: unexpected KeyError: 'surprise'. Run again with --trace"),
+        (exits.Terminated(), 143, "terminated (SIGTERM): nothing of a run was written; run the"),
+        (
+            run_lock.RunsFolderNotWritable("the runs folder /x is not writable"),
+            2,
+            "error: the runs folder /x",
+        ),
     ],
 )
 def test_every_failure_is_one_line_with_its_exit_code(tmp_path, error, code, fragment):
     got, line = exits.failure(error, None, ["train"])
     assert got == code and line.startswith(fragment) and "\n" not in line
+
+
+def test_tensorflow_errors_become_one_line_naming_the_fix():
+    """Why: out-of-range positions and a full disk ended in raw TensorFlow tracebacks."""
+    from mlm_helpers import recorder
+
+    errors = recorder.tf.errors
+    trace = "\n\t [[{{node GatherV2}}]] [Op:__inference_train_function_1234]\n" * 20
+    cases = [
+        (
+            errors.InvalidArgumentError(None, None, f"indices[0,64] = 64 is not in [0, 64){trace}"),
+            2,
+            "error: a token position or id is outside the model's range (indices[0,64] = 64",
+        ),
+        (
+            errors.ResourceExhaustedError(None, None, f"OOM when allocating tensor{trace}"),
+            1,
+            "error: out of accelerator memory (OOM when allocating tensor). Train again",
+        ),
+        (
+            errors.ResourceExhaustedError(
+                None, None, f"/d/ckpt-3_temp; No space left on device{trace}"
+            ),
+            4,
+            "error: out of disk space while writing (/d/ckpt-3_temp; No space left on device)",
+        ),
+    ]
+    for error, code, fragment in cases:
+        got, line = exits.failure(error, None, ["train"])
+        assert got == code and line.startswith(fragment) and "\n" not in line and len(line) < 700
 
 
 def test_exit_codes_and_version_are_documented():
