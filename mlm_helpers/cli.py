@@ -314,7 +314,8 @@ def _open(args: argparse.Namespace, config: RunConfig) -> Any:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    """Notebook 05's steps on one run: figures, tables, summary, claims."""
+    """What notebook 05 does with one run: figures (`plotting.plot_run`), tables and summary
+    (`reports.summarize_run`), the lesson's claims (`evaluation.check_adaptation`)."""
     from . import evaluation, plotting, reports
     from .figures import save_fig
 
@@ -344,8 +345,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_publish(args: argparse.Namespace) -> int:
-    """Notebook 06's steps: loss plot and model card into model/, then a dry run (or the upload
-    with --upload). The token is never printed (`publishing.publish`)."""
+    """What notebook 06 does: the loss plot and the card (`model_card.write_model_card`) into
+    model/, then a dry run, or the upload with --upload (`publishing.publish`, which never prints
+    the token)."""
     from . import model_card, plotting, publishing
     from .figures import save_fig
 

@@ -73,8 +73,10 @@ def _interrupted(err: KeyboardInterrupt, config: RunConfig | None, argv: Sequenc
     from .run_folder import holds_run, read_json, state_path
 
     how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted (Ctrl-C)"
-    if config is None or argv[:1] != ["train"] or not holds_run(config.run_dir):
-        return f"{how}: nothing of a run was written; run the same command again"
+    if config is None or argv[:1] != ["train"]:
+        return f"{how}: run the same command again"
+    if not holds_run(config.run_dir):
+        return f"{how}: no training was written yet; run the same command again"
     state = read_json(state_path(config.run_dir), required=False) or {}
     kept = (
         f"the run folder keeps everything up to its last checkpoint ({state['checkpoint']}, "

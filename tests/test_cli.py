@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -146,7 +147,17 @@ def test_a_runs_folder_that_cannot_be_written_is_refused_before_any_work(tmp_pat
 
 
 # ----------------------------------------------------------------------------- last lines
-def test_ctrl_c_ends_with_the_exact_resume_command_which_finishes_the_run(tmp_path):
+@pytest.mark.parametrize(
+    "signum, code, said",
+    [
+        (signal.SIGINT, EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+        (signal.SIGTERM, exits.EXIT_TERMINATED, "terminated (SIGTERM)"),
+    ],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_ctrl_c_ends_with_the_exact_resume_command_which_finishes_the_run(
+    tmp_path, signum, code, said
+):
     """Why: Ctrl-C showed a raw traceback and never said that --resume recovers the run."""
     args = tiny_train_args(tmp_path, "cut", "--epochs", "40", "--set", "checkpoint_every_steps=2")
     process = start(args)
@@ -156,23 +167,21 @@ def test_ctrl_c_ends_with_the_exact_resume_command_which_finishes_the_run(tmp_pa
         while not (state.is_file() and json.loads(state.read_text()).get("checkpoint")):
             assert process.poll() is None and time.monotonic() < deadline, finish(process)
             time.sleep(0.2)
-        process.send_signal(signal.SIGINT)
-        code, _, err = finish(process)
+        process.send_signal(signum)
+        ended, _, err = finish(process)
     finally:
         if process.poll() is None:
             process.kill()
-    assert code == EXIT_INTERRUPTED, err[-2000:]
+    assert ended == code, err[-2000:]
     line = last_line(err)
-    assert line.startswith("interrupted (Ctrl-C): the run folder keeps everything up to")
+    assert line.startswith(f"{said}: the run folder keeps everything up to")
     assert "Traceback" not in err and not run_lock.lock_path(tmp_path / "cut").exists()
     command = line.split("Resume it with: ", 1)[1]
     assert command.startswith("python -m mlm_helpers train --profile embedded --runs-dir ")
     assert command.endswith(" --resume")
-    import shlex
-
     resumed = start(shlex.split(command)[3:])
-    code, out, err = finish(resumed)
-    assert code == 0, err[-2000:]
+    ended, out, err = finish(resumed)
+    assert ended == 0, err[-2000:]
     results = json.loads((tmp_path / "cut" / "all_results.json").read_text())
     assert results["global_step"] == 40 * 4
     steps = [r["step"] for r in run_folder.load_run(tmp_path / "cut").steps]
@@ -213,7 +222,7 @@ def test_disk_full_at_checkpoint_time_ends_with_one_line_and_resumes(tmp_path, c
         (run_lock.RunFolderBusy("x is claimed"), EXIT_BUSY, "error: x is claimed"),
         (ValueError("chunk_size=128 exceeds\nthe model's 64 positions"), 2, "error: chunk_size"),
         (KeyError("surprise"), 1, "error: unexpected KeyError: 'surprise'. Run again with --trace"),
-        (exits.Terminated(), 143, "terminated (SIGTERM): nothing of a run was written; run the"),
+        (exits.Terminated(), 143, "terminated (SIGTERM): run the same command again"),
         (
             run_lock.RunsFolderNotWritable("the runs folder /x is not writable"),
             2,
