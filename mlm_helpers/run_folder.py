@@ -330,23 +330,23 @@ def model_problem(folder: str | os.PathLike) -> str | None:
     """Why `folder` holds no loadable model, or None when it does: the model configuration, the
     TF weights (an HDF5 file that opens: a cut-off file does not) and the tokenizer must be there.
     A model card alone (README.md) is not a model. Cheap: no TensorFlow."""
-    from .hub_folder import MODEL_CONFIG_FILE, WEIGHTS_FILE
+    from .hub_folder import CARD_FILE, MODEL_CONFIG_FILE, REQUIRED_FILES, WEIGHTS_FILE
+    from .pytorch_weights import PYTORCH_WEIGHTS_FILE  # TF loads without it (older runs lack it)
 
     folder = Path(folder)
     if not folder.is_dir():
         return f"{folder} does not exist"
-    needed = ((MODEL_CONFIG_FILE,), (WEIGHTS_FILE,), ("tokenizer_config.json",))
+    optional = {CARD_FILE, PYTORCH_WEIGHTS_FILE}
     missing = [
         " or ".join(names)
-        for names in (*needed, ("tokenizer.json", "vocab.txt"))
-        if not any((folder / name).is_file() for name in names)
+        for names, _ in REQUIRED_FILES
+        if not optional & set(names) and not any((folder / name).is_file() for name in names)
     ]
     if missing:
         return f"{folder} lacks {', '.join(missing)}"
-    try:
-        model_type = json.loads((folder / MODEL_CONFIG_FILE).read_text(encoding="utf-8"))
-        model_type = model_type.get("model_type") if isinstance(model_type, dict) else None
-    except (ValueError, UnicodeDecodeError):
+    try:  # a JSON object with a model_type
+        model_type = json.loads((folder / MODEL_CONFIG_FILE).read_bytes()).get("model_type")
+    except (ValueError, AttributeError):
         model_type = None
     if not model_type:
         return f"{folder / MODEL_CONFIG_FILE} is not a model configuration (no model_type)"
