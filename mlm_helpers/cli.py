@@ -16,6 +16,24 @@ accuracy against labelled reviews, general vs adapted encoder. It prints the tab
     python -m mlm_helpers classify --profile embedded
     python -m mlm_helpers classify --profile hub --sizes 50,200,1000,all --seeds 0,1,2
 
+``evaluate`` runs notebook 05's steps on one run (no training unless ``--train-if-missing``): the
+figures (into ``<run>/figures/`` unless ``--figures DIR``), the epoch and fill-mask tables, the
+summary and the lesson's claims; ``publish`` runs notebook 06's: the loss plot and the model card
+into ``<run>/model/``, then a **dry run** of the upload (what would be sent, and whether a token was
+found; the token itself is never printed). Only ``--upload`` sends anything:
+
+    python -m mlm_helpers evaluate --profile embedded
+    python -m mlm_helpers publish --profile hub --repo-id you/distilbert-imdb-mlm            # dry run
+    python -m mlm_helpers publish --profile hub --repo-id you/distilbert-imdb-mlm --upload   # sends
+
+Every failure ends with one line ``error: ...`` (or ``interrupted: ...``) that says what to do
+next, and an exit code (`EXIT_CODES`, also in ``--help``): 0 done; 1 the run failed (a diverged
+loss, missing or corrupt files, an upload refused or failed, claims not met with ``--check``);
+2 bad arguments or configuration, nothing written (also a run that is not there, or one refused
+by ``--mode``); 3 the run folder is claimed by another run (`run_lock`); 4 out of disk space (resume
+once space is freed); 130 interrupted by Ctrl-C, 143 by SIGTERM (both print the exact command that
+resumes the run). ``--traceback`` shows the full traceback of an unexpected error.
+
 ``--set field=value`` changes any `RunConfig` field; the value is read as JSON when it parses
 (numbers, true/false, null, lists, objects) and as a string otherwise; ``--set tiny_model.dim=64``
 changes one key of a dict field, and a tuple field takes a comma list
@@ -29,13 +47,13 @@ import dataclasses
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from .config import RunConfig, get_config, tuple_fields
+from .exits import EXIT_CODES, EXIT_DONE, EXIT_FAILED, EXIT_USAGE, guarded
 from .run_folder import OPEN_MODES
-
-EXIT_USAGE = 2  # bad arguments or configuration (argparse uses 2 as well)
-EXIT_FAILED = 1  # the run itself failed (diverged, missing files, ...)
 
 
 def parse_value(text: str, *, comma_list: bool = False) -> Any:
@@ -88,8 +106,24 @@ def parse_overrides(assignments: Sequence[str], base: RunConfig | None = None) -
     return overrides
 
 
-def _add_config_arguments(command: argparse.ArgumentParser) -> None:
-    """The arguments that choose the RunConfig: profile, --set, runs folder and run name."""
+def version_line() -> str:
+    """``--version``: this package's version and the stack's, read without importing them."""
+    from . import __version__
+
+    stack = []
+    for name in ("transformers", "tensorflow", "tf-keras"):
+        try:
+            stack.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            stack.append(f"{name} not installed")
+    python = ".".join(map(str, sys.version_info[:3]))
+    return f"mlm_helpers {__version__} ({', '.join(stack)}; Python {python})"
+
+
+# ------------------------------------------------------------------------------------ arguments
+def _add_config_arguments(command: argparse.ArgumentParser, *, source: bool = False) -> None:
+    """The arguments that choose the RunConfig: profile, --set, runs folder and run name (and,
+    for the commands that read a run, --run: another run folder or a published model)."""
     command.add_argument(
         "--profile",
         choices=("embedded", "hub", "auto"),
@@ -114,6 +148,36 @@ def _add_config_arguments(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument("--runs-dir", help="folder holding run folders (e.g. on Google Drive)")
     command.add_argument("--run-name", help="name of the run folder inside the runs folder")
+    if source:
+        command.add_argument(
+            "--run",
+            dest="source",
+            help="read this run instead of the configuration's: a run folder, a model folder "
+            "written by notebook 06, or '<user>/<model>' on the Hub (as the notebooks' RUN)",
+        )
+    command.add_argument("--quiet", action="store_true", help="print only the result's path")
+
+
+def _exit_codes() -> str:
+    """The exit codes, for the end of every --help."""
+    lines = (f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items())
+    return "exit codes:\n" + "\n".join(lines)
+
+
+def _command(commands: Any, name: str, **texts: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with the exit codes."""
+    return commands.add_parser(
+        name,
+        **texts,
+        epilog=_exit_codes(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _switches(command: argparse.ArgumentParser, *flags: tuple[str, str]) -> None:
+    """On/off flags: (name, help) each."""
+    for name, text in flags:
+        command.add_argument(name, action="store_true", help=text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,9 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m mlm_helpers",
         description="Masked-language-model domain adaptation of DistilBERT on movie reviews: the "
         "tutorial notebooks' code, headless.",
+        epilog=_exit_codes(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=version_line())
+    parser.add_argument(
+        "--traceback", action="store_true", help="show the full traceback of an unexpected error"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    train = commands.add_parser(
+    train = _command(
+        commands,
         "train",
         help="fine-tune a model and write its run folder (notebook 04)",
         description="Fine-tune with the same code as notebook 04 and print the run folder.",
@@ -137,11 +208,48 @@ def build_parser() -> argparse.ArgumentParser:
         help="what to do with a run already in the folder (as notebook 04; runs.open_run): auto "
         "trains, resumes an interrupted run or reopens a finished one; train refuses any "
         "existing run; resume only continues one; reopen only reads a finished one; afresh "
-        "trains again, renaming the earlier run <run>.previous-<UTC time> (never deleted)",
+        "trains again, renaming the earlier run <run>.previous-<UTC time> (never deleted); "
+        "resave saves a finished run's lost model again from its checkpoint",
+    )
+    train.add_argument(
+        "--resume", action="store_true", help="the same as --mode resume: continue a run"
     )
     train.add_argument("--progress", action="store_true", help="show Keras progress bars")
-    train.add_argument("--quiet", action="store_true", help="print only the run folder")
-    classify = commands.add_parser(
+    evaluate = _command(
+        commands,
+        "evaluate",
+        help="figures, tables and the lesson's claims for a finished run (notebook 05)",
+        description="Run notebook 05's steps on one run without a notebook: save its figures, "
+        "print the epoch and fill-mask tables, the summary and the lesson's claims.",
+    )
+    _add_config_arguments(evaluate, source=True)
+    evaluate.add_argument("--figures", help="folder for the figures (default: <run>/figures)")
+    _switches(
+        evaluate,
+        (
+            "--train-if-missing",
+            "train (or resume) the run when it is not finished, as TRAIN_IF_MISSING = True",
+        ),
+        ("--check", "exit 1 when the lesson's claims are not met"),
+    )
+    publish = _command(
+        commands,
+        "publish",
+        help="model card and a dry run of the upload; --upload sends (notebook 06)",
+        description="Run notebook 06's steps without a notebook: write the loss plot and the "
+        "model card into the run's model/ folder, then list what an upload would send (a dry "
+        "run, the default). Only --upload sends anything; the token (HF_TOKEN, a Colab secret or "
+        "the cached login) is never printed.",
+    )
+    _add_config_arguments(publish, source=True)
+    publish.add_argument("--repo-id", required=True, help="the Hub model id, '<user>/<name>'")
+    _switches(
+        publish,
+        ("--upload", "really upload (default: a dry run, nothing sent)"),
+        ("--public", "create the repository public (default: private)"),
+    )
+    classify = _command(
+        commands,
         "classify",
         help="sentiment accuracy, general vs adapted encoder, into the run folder (notebook 07)",
         description="Run notebook 07's experiment on a finished run: train a sentiment classifier "
@@ -164,12 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="change a ClassifySettings field, e.g. test_reviews=1000 or fine_tune_encoder=true "
         "(repeatable)",
     )
-    classify.add_argument("--quiet", action="store_true", help="print only the results file")
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The RunConfig a `train` or `classify` command line describes."""
+    """The RunConfig a command line describes."""
     overrides = parse_overrides(args.assignments)
     for name in ("epochs", "runs_dir", "run_name", "text_column", "label_column"):
         value = getattr(args, name, None)
@@ -181,32 +288,98 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     )
 
 
-def run_train(args: argparse.Namespace) -> int:
-    from . import runs, runtime
-    from .run_folder import ResumeError
-    from .training import TrainingDiverged
+# ------------------------------------------------------------------------------------ commands
+def _prepare(args: argparse.Namespace) -> RunConfig:
+    """The command's RunConfig (kept in `args` for `failure`), libraries quietened."""
+    from . import runtime
 
-    try:
-        config = config_from_args(args)
-    except (ValueError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+    args.config = config_from_args(args)
     runtime.quiet_libraries()
+    return args.config
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from . import runs
+
+    config = _prepare(args)
     verbose = 0 if args.quiet else 1 if args.progress else 2
-    try:
-        result = runs.open_run(config, mode=args.mode, verbose=verbose)
-    except (ValueError, ResumeError, FileExistsError, runs.RunNotFound) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except (TrainingDiverged, FileNotFoundError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_FAILED
+    mode = "resume" if args.resume else args.mode
+    result = runs.open_run(config, mode=mode, verbose=verbose)
     if args.quiet:  # what was done to the run folder is shown even then
         print(*result.notices, sep="\n", file=sys.stderr)
     else:
         print(result)
     print(result.path)
-    return 0
+    return EXIT_DONE
+
+
+def _open(args: argparse.Namespace, config: RunConfig) -> Any:
+    """The run a read command names: `--run`, else the configuration's (reopened; trained when
+    not finished only with --train-if-missing)."""
+    from . import runs
+
+    train = getattr(args, "train_if_missing", False)
+    verbose = 0 if args.quiet else 2
+    return runs.open_run(config, args.source, mode="auto" if train else "reopen", verbose=verbose)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """What notebook 05 does with one run: figures (`plotting.plot_run`), tables and summary
+    (`reports.summarize_run`), the lesson's claims (`evaluation.check_adaptation`)."""
+    from . import evaluation, plotting, reports
+    from .figures import save_fig
+
+    config = _prepare(args)
+    run = _open(args, config)
+    folder = Path(args.figures) if args.figures else run.path / "figures"
+    for kind in ("epoch_loss", "step_loss", "learning_rate", "perplexity", "fill_mask"):
+        save_fig(plotting.plot_run(run, kind), f"05_{kind}", folder=folder, quiet=True)
+    summary = reports.summarize_run(run)
+    if not args.quiet:
+        print(f"{run.name}: {len(run.epochs)} epochs, {len(run.steps)} steps logged")
+        for table in (summary.epoch_table, summary.fill_mask_table):
+            print(f"\n{table}" if table else "")
+        print(f"\n{summary}\n")
+    try:
+        claims = evaluation.check_adaptation(run.results, profile=config.profile)
+    except (AssertionError, KeyError) as err:
+        print(f"claim not met: {err}", file=sys.stderr if args.check else sys.stdout)
+        if args.check:
+            print(f"error: the lesson's claims do not hold for {run.path}", file=sys.stderr)
+            return EXIT_FAILED
+    else:
+        if not args.quiet:
+            print(*claims, sep="\n")
+    print(folder)
+    return EXIT_DONE
+
+
+def run_publish(args: argparse.Namespace) -> int:
+    """What notebook 06 does: the loss plot and the card (`model_card.write_model_card`) into
+    model/, then a dry run, or the upload with --upload (`publishing.publish`, which never prints
+    the token)."""
+    from . import model_card, plotting, publishing
+    from .figures import save_fig
+
+    config = _prepare(args)
+    run = _open(args, config)
+    folder = run.model_dir
+    save_fig(plotting.plot_run(run, "epoch_loss"), "loss_curves", folder=folder, quiet=True)
+    card = model_card.write_model_card(
+        run, folder, repo_id=args.repo_id, figure=folder / "loss_curves.png"
+    )
+    if not args.quiet:
+        print(f"model card: {card}")
+    result = publishing.publish(
+        folder, args.repo_id, private=not args.public, dry_run=not args.upload
+    )
+    if result.status == "no_token":
+        print("error: no Hugging Face token found, nothing was sent: see above", file=sys.stderr)
+        return EXIT_FAILED
+    if result.status == "dry_run":
+        print("Dry run only: add --upload to send these files.")
+    print(result.url or folder)
+    return EXIT_DONE
 
 
 def parse_list(text: str, *, what: str, allow_all: bool = False) -> tuple[int | None, ...]:
@@ -242,40 +415,34 @@ def settings_from_args(args: argparse.Namespace, profile: str) -> Any:
 
 
 def run_classify(args: argparse.Namespace) -> int:
-    from . import runtime
-
-    try:
-        config = config_from_args(args)
-        settings = settings_from_args(args, config.profile)
-    except (ValueError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    runtime.quiet_libraries()
+    config = _prepare(args)
+    settings = settings_from_args(args, config.profile)
     from . import classify  # TensorFlow: after the arguments are checked
 
-    try:
-        result = classify.learning_curve(config.run_dir, settings, verbose=not args.quiet)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except (FileNotFoundError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_FAILED
+    result = classify.learning_curve(config.run_dir, settings, verbose=not args.quiet)
     path = result.save(config.run_dir)
     if not args.quiet:
         print(result.markdown())
         print(f"{len(result.runs)} classifiers trained in {result.seconds:.0f} s")
     print(path)
-    return 0
+    return EXIT_DONE
+
+
+COMMANDS = {
+    "train": run_train,
+    "evaluate": run_evaluate,
+    "publish": run_publish,
+    "classify": run_classify,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m mlm_helpers`` and the ``mlm-helpers`` script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "train":
-        return run_train(args)
-    if args.command == "classify":
-        return run_classify(args)
-    parser.print_help()
-    return EXIT_USAGE
+    if args.command not in COMMANDS:
+        parser.print_help()
+        return EXIT_USAGE
+    args.argv = argv[argv.index(args.command) :]  # the command and its arguments
+    return guarded(COMMANDS[args.command], args)

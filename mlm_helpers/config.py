@@ -147,7 +147,7 @@ class RunConfig:
     # -- run bookkeeping
     seed: int = 42
     runs_dir: str = "runs"
-    checkpoint_every_steps: int | None = None
+    checkpoint_every_steps: int | None = 2_000  # benchmarks/checkpointing.py
     fill_mask_prompts: tuple[str, ...] = DEFAULT_PROMPTS
     top_k: int = 5
 

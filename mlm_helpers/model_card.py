@@ -514,6 +514,12 @@ def write_model_card(
     """
     run = run_folder.load_run(run)
     folder = run.model_dir if folder is None else Path(folder)
+    problem = run_folder.model_problem(folder) if folder == run.model_dir else None
+    if problem:  # a card alone in model/ would hide that the model is missing
+        raise FileNotFoundError(
+            f"no model to describe: {problem}. Nothing was written. Re-save it from the run's "
+            "checkpoint first: runs.open_run(config, mode='resave') (--mode resave)"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     image = None
     if figure is not None:

@@ -148,14 +148,8 @@ class RunRecorder(keras.callbacks.Callback):
         candidates = list(reversed(self.manager.checkpoints))  # newest first
         if not candidates:
             return False
-        failures = []
-        for path in candidates:
-            try:
-                self.checkpoint.restore(path).assert_existing_objects_matched()
-                break
-            except (IndexError, ValueError, AssertionError, tf.errors.OpError) as err:
-                failures.append(f"{type(err).__name__}: {str(err).splitlines()[0][:200]}")
-        else:
+        path, failures = _newest_readable(self.checkpoint, candidates)
+        if path is None:
             raise ResumeError(
                 f"cannot resume {self.run_dir}: its newest checkpoint {candidates[0]} cannot be "
                 f"read ({failures[0]}), nor can the older ones ({len(candidates) - 1}). "
@@ -279,6 +273,43 @@ class RunRecorder(keras.callbacks.Callback):
         elif self.unflushed >= STEP_FLUSH_EVERY:
             self.flush()
         return True
+
+
+def _newest_readable(
+    checkpoint: Any, candidates: Sequence[str], *, partial: bool = False
+) -> tuple[str | None, list[str]]:
+    """Restore the first of `candidates` (newest first) that `checkpoint` can read: (its path, or
+    None when none can be read; why each one before it could not). `partial`: `checkpoint` holds
+    only part of what was saved (no warning about the rest)."""
+    failures = []
+    for path in candidates:
+        try:
+            status = checkpoint.restore(path).assert_existing_objects_matched()
+            if partial:
+                status.expect_partial()
+            return path, failures
+        except (IndexError, ValueError, AssertionError, tf.errors.OpError) as err:
+            failures.append(f"{type(err).__name__}: {str(err).splitlines()[0][:200]}")
+    return None, failures
+
+
+def restore_weights(run_dir: Path, model: Any) -> str:
+    """Load the model weights of `run_dir`'s newest readable checkpoint into `model` (built as
+    training built it; the optimizer and the rest are not read) and return the checkpoint's path:
+    re-saving a finished run's lost model, `runs.open_run(mode="resave")`. ResumeError when no
+    checkpoint can be read."""
+    state = tf.train.get_checkpoint_state(str(run_dir / CHECKPOINT_DIR))
+    candidates = list(reversed(state.all_model_checkpoint_paths)) if state else []
+    weights_only = tf.train.Checkpoint(model=model)
+    path, failures = _newest_readable(weights_only, candidates, partial=True)
+    if path is None:
+        why = f"none can be read ({failures[0]})" if failures else "it holds no checkpoint"
+        raise ResumeError(
+            f"cannot re-save the model of {run_dir} from {run_dir / CHECKPOINT_DIR}: {why}. "
+            "Restore model/ or the checkpoints from a backup, or train the run again "
+            '(mode="afresh", --mode afresh, keeps this folder)'
+        )
+    return path
 
 
 class SimulatedDisconnect(ConnectionError):

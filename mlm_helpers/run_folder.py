@@ -35,7 +35,7 @@ LOGS_DIR = "logs"
 CLASSIFICATION_FILE = "classification.json"  # notebook 07's learning curve (mlm_helpers.classify)
 PREVIOUS_SUFFIX = ".previous-"  # mode="afresh" renames the earlier run <run_dir>.previous-<UTC>
 # How `runs.open_run` (and ``train --mode``) may treat a run folder; the table is in runs.py.
-OPEN_MODES = ("auto", "train", "resume", "reopen", "afresh")
+OPEN_MODES = ("auto", "train", "resume", "reopen", "afresh", "resave")
 TRAINING_OUTPUTS = (HISTORY_FILE, RESULTS_FILE, CHECKPOINT_DIR, MODEL_DIR, LOGS_DIR)
 TRAIN_HINT = "run notebook 04_finetune, or `python -m mlm_helpers train` with the same run_name"
 RESUME_FIX = (
@@ -326,10 +326,44 @@ def open_folder(source: str | os.PathLike) -> Run:
     return Run(run.path, run.config, run.history, run.results, model_path=path)
 
 
+def model_problem(folder: str | os.PathLike) -> str | None:
+    """Why `folder` holds no loadable model, or None when it does: the model configuration, the
+    TF weights (an HDF5 file that opens: a cut-off file does not) and the tokenizer must be there.
+    A model card alone (README.md) is not a model. Cheap: no TensorFlow."""
+    from .hub_folder import CARD_FILE, MODEL_CONFIG_FILE, REQUIRED_FILES, WEIGHTS_FILE
+    from .pytorch_weights import PYTORCH_WEIGHTS_FILE  # TF loads without it (older runs lack it)
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return f"{folder} does not exist"
+    optional = {CARD_FILE, PYTORCH_WEIGHTS_FILE}
+    missing = [
+        " or ".join(names)
+        for names, _ in REQUIRED_FILES
+        if not optional & set(names) and not any((folder / name).is_file() for name in names)
+    ]
+    if missing:
+        return f"{folder} lacks {', '.join(missing)}"
+    try:  # a JSON object with a model_type
+        model_type = json.loads((folder / MODEL_CONFIG_FILE).read_bytes()).get("model_type")
+    except (ValueError, AttributeError):
+        model_type = None
+    if not model_type:
+        return f"{folder / MODEL_CONFIG_FILE} is not a model configuration (no model_type)"
+    import h5py  # TensorFlow's own dependency, light to import
+
+    try:
+        h5py.File(folder / WEIGHTS_FILE, "r").close()
+    except OSError as error:
+        return f"{folder / WEIGHTS_FILE} cannot be read ({error})"
+    return None
+
+
 def is_finished(run_dir: str | os.PathLike) -> bool:
-    """Whether training finished in `run_dir`: all_results.json and the saved model are there."""
+    """Whether training finished in `run_dir`: all_results.json is there and model/ holds a
+    loadable model (`model_problem`)."""
     run_dir = Path(run_dir)
-    return (run_dir / RESULTS_FILE).is_file() and model_dir(run_dir).is_dir()
+    return (run_dir / RESULTS_FILE).is_file() and model_problem(model_dir(run_dir)) is None
 
 
 # ------------------------------------------------------------------------------------ opening

@@ -2,17 +2,22 @@
 
 One answer to "the folder already holds a run", the same for the notebooks and the command line:
 
-| mode       | no run      | interrupted run | finished, same config | finished, other config |
-|------------|-------------|-----------------|-----------------------|------------------------|
-| ``auto``   | train       | resume          | reopen                | refused                |
-| ``train``  | train       | refused         | refused               | refused                |
-| ``resume`` | RunNotFound | resume          | reopen                | refused                |
-| ``reopen`` | RunNotFound | RunNotFound     | reopen                | refused                |
-| ``afresh`` | train       | train again     | train again           | train again            |
+| mode       | no run      | interrupted run | finished, same config | finished, other config | finished, model lost |
+|------------|-------------|-----------------|-----------------------|------------------------|----------------------|
+| ``auto``   | train       | resume          | reopen                | refused                | ModelMissing         |
+| ``train``  | train       | refused         | refused               | refused                | refused              |
+| ``resume`` | RunNotFound | resume          | reopen                | refused                | ModelMissing         |
+| ``reopen`` | RunNotFound | RunNotFound     | reopen                | refused                | ModelMissing         |
+| ``afresh`` | train       | train again     | train again           | train again            | train again          |
+| ``resave`` | RunNotFound | RunNotFound     | reopen                | refused                | re-save              |
 
 "Refused" names the fields that differ (or the mode that would do it); "train again" keeps the
 earlier run as ``<run>.previous-<UTC time>``; `RunNotFound` says how to get the run and what
-training costs. Notebook 04 and the CLI default to ``auto`` (running them again never repeats or
+training costs. "Finished, model lost": all_results.json is there but model/ holds no loadable
+model (`run_folder.model_problem`: deleted, cut off, or only a model card); ``resave`` loads the
+trained weights from the newest checkpoint and saves the model again (nothing is trained,
+all_results.json is kept), and `ModelMissing` says so. Every mode that may write first claims the
+run folder (`run_lock.claim`): a second run on the same folder is refused at once. Notebook 04 and the CLI default to ``auto`` (running them again never repeats or
 loses work); `open_run` itself, and so notebooks 05-07, default to ``reopen`` (reading a run never
 spends training time unless asked). A published model (a folder or a Hub id) is only reopened; one
 downloaded from the Hub is copied out of the Hub cache first, so later writes (the model card,
@@ -37,24 +42,33 @@ from .paths import local_folder, looks_like_path
 from .run_folder import (
     OPEN_MODES,
     PREVIOUS_SUFFIX,
+    RESULTS_FILE,
+    ResumeError,
     Run,
     config_differences,
     describe_differences,
     holds_run,
     is_finished,
     load_run,
+    model_dir,
+    model_problem,
     open_folder,
     resume_files,
 )
+from .run_lock import claim
 
 HUB_COPIES_DIR = "hub"  # <runs_dir>/hub/<owner>--<name>-<revision>: models downloaded by Hub id
 AFRESH = f"mode='afresh' trains it again (the earlier run is kept as <run>{PREVIOUS_SUFFIX}<time>)"
 
-__all__ = ["OpenedRun", "RunNotFound", "open_run"]
+__all__ = ["ModelMissing", "OpenedRun", "RunNotFound", "open_run"]
 
 
 class RunNotFound(FileNotFoundError):
     """No run to reopen or resume where one was asked for."""
+
+
+class ModelMissing(RunNotFound):
+    """A finished run whose model/ holds no loadable model: ``mode="resave"`` saves it again."""
 
 
 def _number(value: Any, spec: str) -> str:
@@ -117,19 +131,27 @@ def open_run(
                 f"mode={mode!r} trains, but {source!r} is a published model: reopen it"
             )
         return OpenedRun(**vars(open_folder(_local_copy(source, config.run_dir.parent))))
-    action = _decide(config, mode)
-    if action == "reopen":
+    if _decide(config, mode) == "reopen":  # reading only: no claim (the folder may be read-only)
         return _reopen(config, verbose and mode != "reopen", train.get("tokenizer"))
-    preflight.check_run(config, tokenizer=train.get("tokenizer"))  # before the folder changes
-    if verbose and mode != "train" and action != "afresh":
-        doing = "Resuming" if action == "resume" else "Training"
-        cost = _cost(config, getattr(train.get("data"), "steps_per_epoch", None))
-        print(f"{doing} {config.run_name!r} here, as asked (mode={mode!r}): {cost}.")
-    start = {"train": "fresh"}.get(action, action)
-    trained = training.train(config, start=start, verbose=verbose, **train)
+    preflight.check_run(config, tokenizer=train.get("tokenizer"))  # before any file or work
+    taken_over: list[str] = []
+    with claim(config.run_dir, taken_over):  # before anything is written
+        if verbose and taken_over:
+            print(*taken_over, sep="\n")
+        action = _decide(config, mode)  # again: the folder may have changed before the claim
+        if action == "reopen":
+            return _reopen(config, verbose and mode != "reopen", train.get("tokenizer"))
+        if action == "resave":
+            return _resave(config, verbose, taken_over)
+        if verbose and mode != "train" and action != "afresh":
+            doing = "Resuming" if action == "resume" else "Training"
+            cost = _cost(config, getattr(train.get("data"), "steps_per_epoch", None))
+            print(f"{doing} {config.run_name!r} here, as asked (mode={mode!r}): {cost}.")
+        start = {"train": "fresh"}.get(action, action)
+        trained = training.train(config, start=start, verbose=verbose, **train)
     run = load_run(config.run_dir)
     loaded = {"model": trained.model, "tokenizer": trained.tokenizer}
-    return OpenedRun(**vars(run), notices=tuple(trained.notices), loaded=loaded)
+    return OpenedRun(**vars(run), notices=(*taken_over, *trained.notices), loaded=loaded)
 
 
 def _decide(config: RunConfig, mode: str) -> str:
@@ -139,6 +161,17 @@ def _decide(config: RunConfig, mode: str) -> str:
     finished, partial = is_finished(run_dir), holds_run(run_dir)
     if mode == "afresh":
         return "afresh"
+    lost = not finished and (run_dir / RESULTS_FILE).is_file()  # trained, but model/ unloadable
+    if lost and mode not in ("train", "resave"):
+        raise ModelMissing(
+            f"{config.run_name!r} finished training ({run_dir / RESULTS_FILE}), but its model is "
+            f"not loadable: {model_problem(model_dir(run_dir))}. Its checkpoints hold the trained "
+            "weights: re-save the model from them with mode='resave' (--mode resave); nothing is "
+            "trained again and the run's records are kept"
+        )
+    if lost:  # mode "resave"
+        _refuse_other_config(config, mode)
+        return "resave"
     if mode == "train":
         if partial:
             raise FileExistsError(
@@ -150,7 +183,7 @@ def _decide(config: RunConfig, mode: str) -> str:
     if finished:
         _refuse_other_config(config, mode)
         return "reopen"
-    if mode == "reopen" or (mode == "resume" and not partial):
+    if mode in ("reopen", "resave") or (mode == "resume" and not partial):
         raise RunNotFound(_missing(config, partial, mode))
     return "resume" if partial else "train"
 
@@ -171,7 +204,7 @@ def _refuse_other_config(config: RunConfig, mode: str) -> None:
 
 def _missing(config: RunConfig, partial: bool, mode: str) -> str:
     """RunNotFound's message: what is missing, how to get it, and what training costs."""
-    what = "finished run" if mode == "reopen" else "run to resume"
+    what = "run to resume" if mode == "resume" else "finished run"
     return (
         f"no {what} {config.run_name!r} in {config.run_dir}"
         f"{' (an interrupted one is there)' if partial else ''}. Run notebook 04 first (it "
@@ -224,6 +257,40 @@ def _reopen(config: RunConfig, say: bool, tokenizer: Any) -> OpenedRun:
         print(notice)
     loaded = {} if tokenizer is None else {"tokenizer": tokenizer}
     return OpenedRun(**vars(run), notices=(notice,), loaded=loaded)
+
+
+def _resave(config: RunConfig, verbose: int, notices: list[str]) -> OpenedRun:
+    """Save the model of a finished run whose model/ was lost again, from its newest checkpoint,
+    into model/ (a model card or figure already there stays); refused when that checkpoint is not
+    the run's last step (it would be another model). Nothing else in the folder changes."""
+    from .data import load_tokenizer
+    from .hub_folder import load_from_folder, save_for_hub
+    from .recorder import restore_weights
+
+    run = load_run(config.run_dir)
+    tokenizer = load_tokenizer(config)
+    model = training.build_model(config, tokenizer)
+    checkpoint = restore_weights(config.run_dir, model)
+    step, last = int(checkpoint.rsplit("-", 1)[-1]), run.results.get("global_step")
+    if step != last:
+        raise ResumeError(
+            f"cannot re-save the model of {config.run_dir}: its newest readable checkpoint is of "
+            f"step {step}, but the run finished at step {last}, so it would be another model. "
+            "Restore model/ from a backup, or train the run again (mode='afresh' keeps this folder)"
+        )
+    save_for_hub(model, tokenizer, model_dir(config.run_dir))
+    problem = model_problem(model_dir(config.run_dir))
+    if problem:  # pragma: no cover - save_for_hub writes every file model_problem checks
+        raise OSError(f"re-saving the model failed: {problem}")
+    notice = (
+        f"re-saved the model of {config.run_name} from {checkpoint} (step {step}) into "
+        f"{model_dir(config.run_dir)}; nothing was trained"
+    )
+    if verbose:
+        print(notice)
+    model, tokenizer = load_from_folder(model_dir(config.run_dir))  # what was saved loads back
+    loaded = {"model": model, "tokenizer": tokenizer}
+    return OpenedRun(**vars(run), notices=(*notices, notice), loaded=loaded)
 
 
 def _local_copy(source: str | os.PathLike, runs_dir: Path) -> Path:

@@ -18,7 +18,7 @@ from tiny_runs import tiny_config
 from mlm_helpers import chunking, model_card, run_folder
 from mlm_helpers.hub_folder import upload_listing
 from mlm_helpers.recorder import SimulatedDisconnect, interrupt_at
-from mlm_helpers.runs import RunNotFound, open_run
+from mlm_helpers.runs import ModelMissing, RunNotFound, open_run
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +204,69 @@ def test_a_fresh_series_moves_the_profiles_runs_aside_and_nothing_else(tmp_path,
     left = sorted(p.name for p in tmp_path.iterdir() if ".previous-" not in p.name)
     assert left == ["another-run", "embedded-default-empty"]
     assert len(list(tmp_path.glob("embedded-default*.previous-*"))) == 3
+
+
+def test_a_finished_run_whose_model_was_lost_stays_recoverable_and_is_resaved_on_request(
+    tmp_path, embedded_tokenizer, chunks
+):
+    """Why: `is_finished` only checked that model/ is a folder, and `write_model_card` recreated it
+    holding only README.md, so a recoverable run (model deleted, checkpoint intact) became a stuck
+    one: reopening it failed with "holds no config.json"."""
+    config = tiny_config(tmp_path, run_name="lost", epochs=1)
+    common = dict(tokenizer=embedded_tokenizer, chunks=chunks, verbose=0)
+    trained = open_run(config, mode="train", **common)
+    weights = [w.numpy() for w in trained.model.weights]
+    model_dir, results = config.run_dir / "model", config.run_dir / run_folder.RESULTS_FILE
+    recorded = results.read_bytes()
+    shutil.rmtree(model_dir)
+    # Writing the card does not hide the loss: it refuses, writing nothing, and names the fix.
+    with pytest.raises(FileNotFoundError, match=r"does not exist.*mode='resave'"):
+        model_card.write_model_card(config.run_dir, repo_id="someone/lost")
+    assert not model_dir.exists()
+    model_dir.mkdir()  # a folder holding only a card (what the card used to leave) is no model
+    (model_dir / "README.md").write_text("my notes on this model\n")
+    assert not run_folder.is_finished(config.run_dir)
+    for mode in ("auto", "reopen", "resume"):
+        with pytest.raises(ModelMissing, match=r"lacks config.json.*--mode resave"):
+            open_run(config, mode=mode, **common)
+    resaved = open_run(config, mode="resave", **common)
+    assert run_folder.is_finished(config.run_dir) and "nothing was trained" in resaved.notices[-1]
+    for a, b in zip(weights, resaved.model.weights, strict=True):
+        np.testing.assert_array_equal(a, b.numpy())
+    assert results.read_bytes() == recorded  # the records are kept as they were
+    assert (model_dir / "README.md").read_text() == "my notes on this model\n"
+    reopened = open_run(config)
+    for a, b in zip(weights, reopened.model.weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # Re-saving from a checkpoint older than the run's end would be another model: refused.
+    (model_dir / "tf_model.h5").write_bytes(b"cut off")
+    assert "cannot be read" in run_folder.model_problem(model_dir)
+    for part in (config.run_dir / "checkpoints").glob("ckpt-8.*"):
+        part.unlink()
+    with pytest.raises(
+        run_folder.ResumeError, match="checkpoint is of step 6, but the run finished"
+    ):
+        open_run(config, mode="resave", **common)
+    assert (model_dir / "tf_model.h5").read_bytes() == b"cut off"  # nothing changed
+
+
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        (lambda m: shutil.rmtree(m), "does not exist"),
+        (lambda m: (m / "tf_model.h5").unlink(), "lacks tf_model.h5"),
+        (lambda m: (m / "config.json").write_text("{}"), "not a model configuration"),
+        (
+            lambda m: (m / "tf_model.h5").write_bytes((m / "tf_model.h5").read_bytes()[:4096]),
+            "cannot be read",
+        ),
+    ],
+    ids=["no-folder", "no-weights", "no-model-type", "cut-off-weights"],
+)
+def test_model_problem_names_what_makes_a_model_folder_unloadable(
+    tmp_path, saved_model_dir, damage, problem
+):
+    folder = shutil.copytree(saved_model_dir, tmp_path / "model")
+    assert run_folder.model_problem(folder) is None
+    damage(folder)
+    assert problem in run_folder.model_problem(folder)
