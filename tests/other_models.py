@@ -59,7 +59,6 @@ def make_tokenizer(family: str):
         pair=f"{cls} $A {sep} $B {sep}",
         special_tokens=[(cls, tok.token_to_id(cls)), (sep, tok.token_to_id(sep))],
     )
-    names = dict(zip(("pad", "unk", "cls", "sep", "mask"), (None,) * 5, strict=True))
     if family == "roberta":
         names = {
             "bos_token": "<s>",
