@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD start=$(date +%s)
 here=tools/colab_twin
-venv=${MLM_COLAB_TWIN:-.venv/colab-twin}
+venv=$(realpath -m "${MLM_COLAB_TWIN:-.venv/colab-twin}")
 want=$(sed -n 's/^# python: *//p' "$here/versions.txt")
 export PIP_DISABLE_PIP_VERSION_CHECK=1 MLM_PROFILE=embedded HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 quiet() { "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
@@ -61,7 +61,7 @@ echo "colab twin: $("$venv/bin/python" --version), $(grep -cE '^[a-z]' "$here/ve
     "versions ($(( built - start )) s to build)"
 
 quiet "$venv/bin/python" -m pip install --quiet --no-deps .
-(cd "$work" && "$root/$venv/bin/python" "$root/$here/twin.py" prepare)
+(cd "$work" && "$venv/bin/python" "$root/$here/twin.py" prepare)
 prepared=$(date +%s)
 
 # Runs and figures go to the scratch folder: the repository's runs/ and figures/ stay as they are.
@@ -71,7 +71,7 @@ MLM_RUNS_DIR=$work/runs MLM_FIGURES_DIR=$work/figures \
 notebooks=$(date +%s)
 
 if git rev-parse --git-dir >/dev/null 2>&1; then
-    (cd "$work" && "$root/$venv/bin/python" "$root/$here/twin.py" helpers \
+    (cd "$work" && "$venv/bin/python" "$root/$here/twin.py" helpers \
         "mlm-helpers @ git+file://$root@HEAD")
 fi
 end=$(date +%s)
