@@ -290,8 +290,8 @@ def install_colab_stack(
     broken = _pinned_by_colab(reported + found, pins())
     if broken:
         raise InstallError(
-            f"pip changed packages that google-colab pins ({', '.join(broken)}); Colab's own "
-            "features are built against those versions. Fix: put them back with "
+            f"packages that google-colab pins are not at its versions ({', '.join(broken)}); "
+            "Colab's own features are built against them. Fix: put them back with "
             f"`pip install {' '.join(repr(pin) for pin in broken)}`, restart the runtime "
             "(Runtime → Restart session), and report it: the helpers' ranges in pyproject.toml "
             "should accept Colab's versions."

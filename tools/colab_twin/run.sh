@@ -51,7 +51,9 @@ fresh() {
 if [[ -f $stamp ]]; then  # a kept twin: take the helpers out, put Colab's versions back
     quiet "$venv/bin/python" -m pip uninstall --quiet --yes mlm-helpers || true
     quiet "$venv/bin/python" -m pip install --quiet "${base[@]}"
-    cmp -s "$stamp" <("$venv/bin/python" -m pip freeze) || { echo "colab twin: rebuilding"; fresh; }
+    # (the stand-in's line names this run's scratch folder: compare the rest)
+    cmp -s <(grep -v "^google-colab" "$stamp") <("$venv/bin/python" -m pip freeze | grep -v "^google-colab") ||
+        { echo "colab twin: rebuilding"; fresh; }
 else
     fresh
 fi

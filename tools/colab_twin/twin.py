@@ -88,7 +88,7 @@ def fake_colab(drive_folder: Path) -> list[str]:
 def check_prepare() -> None:
     from mlm_helpers import colab, runtime
 
-    drive = Path(tempfile.mkdtemp(prefix="colab-twin-drive-"))
+    drive = Path(tempfile.mkdtemp(prefix="drive-", dir=Path.cwd()))  # run.sh's scratch folder
     mounts = fake_colab(drive)
     colab.DRIVE_MOUNT, colab.DRIVE_RUNS = drive, drive / "MyDrive" / "mlm-runs"
     said = io.StringIO()
