@@ -59,22 +59,26 @@ else
 fi
 "$venv/bin/python" -m pip check >/dev/null || { "$venv/bin/python" -m pip check; exit 1; }
 built=$(date +%s)
-echo "colab twin: $("$venv/bin/python" --version), $(grep -cE '^[a-z]' "$here/versions.txt") of Colab's" \
-    "versions ($(( built - start )) s to build)"
+echo "colab twin: $("$venv/bin/python" --version), $(grep -cE '^[a-z]' "$here/versions.txt") packages" \
+    "of versions.txt ($(( built - start )) s to build)"
 
 quiet "$venv/bin/python" -m pip install --quiet --no-deps .
 (cd "$work" && "$venv/bin/python" "$root/$here/twin.py" prepare)
 prepared=$(date +%s)
 
-# Runs and figures go to the scratch folder: the repository's runs/ and figures/ stay as they are.
-MLM_RUNS_DIR=$work/runs MLM_FIGURES_DIR=$work/figures \
-    "$venv/bin/python" -m pytest notebooks --nbval --nbval-sanitize-with .nbval-sanitize.cfg \
-    --nbval-cell-timeout=900 -p no:cacheprovider -q
+# In a scratch copy of the notebooks, so that their runs and figures do not touch the repository's
+# (the outputs name figures/ relative to the project root, as in make test).
+mkdir "$work/repo"
+cp -r notebooks conftest.py pyproject.toml .nbval-sanitize.cfg "$work/repo/"
+(cd "$work/repo" && "$venv/bin/python" -m pytest notebooks --nbval \
+    --nbval-sanitize-with .nbval-sanitize.cfg --nbval-cell-timeout=900 -p no:cacheprovider -q)
 notebooks=$(date +%s)
 
 if git rev-parse --git-dir >/dev/null 2>&1; then
     (cd "$work" && "$venv/bin/python" "$root/$here/twin.py" helpers \
         "mlm-helpers @ git+file://$root@HEAD")
+else
+    echo "colab twin: not a git checkout, the helpers' second-run check is skipped"
 fi
 end=$(date +%s)
 echo "colab twin: $(( end - start )) s (build $(( built - start )) s, setup cell $(( prepared - built )) s," \
