@@ -75,8 +75,9 @@ cp -r notebooks conftest.py pyproject.toml .nbval-sanitize.cfg "$work/repo/"
 notebooks=$(date +%s)
 
 if git rev-parse --git-dir >/dev/null 2>&1; then
-    (cd "$work" && "$venv/bin/python" "$root/$here/twin.py" helpers \
-        "mlm-helpers @ git+file://$root@HEAD")
+    ref=$(git rev-parse --abbrev-ref HEAD)  # a branch, as the setup cells name one (else the commit)
+    [[ $ref != HEAD ]] || ref=$(git rev-parse HEAD)
+    (cd "$work" && "$venv/bin/python" "$root/$here/twin.py" helpers "mlm-helpers @ git+file://$root@$ref")
 else
     echo "colab twin: not a git checkout, the helpers' second-run check is skipped"
 fi
