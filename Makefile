@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 export MLM_PROFILE ?= embedded
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install tutorial test unit notebooks consumers lint format lab benchmarks clean
+.PHONY: install tutorial test unit notebooks consumers colab-twin lint format lab benchmarks clean
 
 $(STAMP): pyproject.toml mlm_helpers/constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is needed, found " + sys.version.split()[0]'
@@ -30,6 +30,9 @@ test: $(STAMP) ## all tests: unit/property tests, then nbval over every notebook
 
 consumers: $(STAMP) ## the published folder in PyTorch: torch 2.13 + transformers 5.x / 4.57.6, no TensorFlow
 	MLM_PYTHON=$(BIN)/python tools/consumers/run.sh
+
+colab-twin: ## Colab's versions on Python 3.13: the setup cell changes 2 packages, no restart; nbval over every notebook
+	tools/colab_twin/run.sh
 
 unit: $(STAMP) ## only the unit/property tests (fast)
 	$(BIN)/python -m pytest tests
