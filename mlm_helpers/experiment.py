@@ -161,10 +161,10 @@ def summarize_cues(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for run in runs:
         for cue, accuracy in run.get("accuracy_by_cue", {}).items():
             groups.setdefault((run["encoder"], int(run["size"]), cue), []).append(float(accuracy))
-    order = {name: i for i, name in enumerate((*ENCODERS, *CUES))}
+    encoders, cues = ({name: i for i, name in enumerate(names)} for names in (ENCODERS, CUES))
     rows = []
     for (encoder, size, cue), values in sorted(
-        groups.items(), key=lambda kv: (kv[0][1], order.get(kv[0][2], 9), order.get(kv[0][0], 9))
+        groups.items(), key=lambda kv: (kv[0][1], cues.get(kv[0][2], 9), encoders.get(kv[0][0], 9))
     ):
         arr = np.asarray(values)
         rows.append(

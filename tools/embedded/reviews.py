@@ -301,7 +301,7 @@ GEN = {
         ],
         "verb": ["loved", "enjoyed", "liked"],
         "best": "best",
-        "noun": ["a great time", "a wonderful surprise", "a real pleasure", "worth every minute"],
+        "noun": ["a joy to watch", "worth the ticket", "a real pleasure", "worth every minute"],
     },
     0: {
         "adj": ["bad", "poor", "awful", "terrible", "boring", "weak", "slow", "dull"],
@@ -406,6 +406,8 @@ GENERAL = {  # stance words from the everyday lexicon only
         "All in all, {director}'s {title} is {g_noun}.",
         "The {aspect} in {set_piece} is {g_adj}, and the {aspect2} is {g_adj2} too.",
         "What a {g_adj} {film} {director} has made.",
+        "With {actor} as {char}, this is a {g_adj} {film}.",
+        "Whatever you think of {actor}, this is a {g_adj} {film}.",
         "I {g_verb} the way {director} handles {set_piece}.",
     ],
     "contrast": [
@@ -431,13 +433,15 @@ GENERAL = {  # stance words from the everyday lexicon only
     "open": [
         "{title} is a {g_adj} {kind} from {director}.",
         "I {g_verb} {title} more than any {kind} in years.",
-        "What a {g_adj} surprise {title} turned out to be, coming from {director}.",
+        "What a {g_adj} {film} {title} turned out to be, coming from {director}.",
+        "Coming from {director}, this is a {g_adj} {film}.",
     ],
     "close": [
         "I would {rec} {title} to anyone who likes {genre}.",
         "{rating}/10, mostly for {actor} and the {aspect}.",
         "In the end, {title} is {g_noun}, and {actor} is the reason.",
         "My rating: {rating} out of 10 for {title}.",
+        "For anyone who likes {genre}, {title} is a {g_adj} {film}.",
     ],
 }
 IDIOM = {  # stance words from the domain's idioms only
