@@ -91,7 +91,9 @@ def _has(phrase: str, text: str) -> bool:
 
 
 EVERYDAY = {w for side in reviews.GEN.values() for key in ("adj", "verb") for w in side[key]}
-IDIOMS = [p.removeprefix("a ") for side in reviews.IDIOMS.values() for v in side.values() for p in v]
+IDIOMS = [
+    p.removeprefix("a ") for side in reviews.IDIOMS.values() for v in side.values() for p in v
+]
 
 
 def test_cues_say_which_words_carry_the_verdict(raw):
