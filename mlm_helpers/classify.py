@@ -26,11 +26,11 @@ import numpy as np
 
 from . import runtime
 from .config import SCRATCH, ClassifySettings
-from .data import held_out_overlap, load_reviews, load_tokenizer
-from .experiment import ENCODERS, NUM_LABELS, CurveResult, check_labels, plan
+from .data import held_out_overlap, load_reviews, load_tokenizer, review_cues
+from .experiment import CUES, ENCODERS, NUM_LABELS, CurveResult, check_labels, plan
 from .hardware import training_policies
 from .hub_folder import load_model
-from .paths import local_folder
+from .paths import EMBEDDED, local_folder
 from .recorder import dropout_generators, reseed_dropout
 from .run_folder import TRAIN_HINT, RunLike, load_run
 
@@ -45,7 +45,8 @@ HEAD_INIT_STD = 0.02  # DistilBERT's initializer_range: how transformers initial
 class LabelledData:
     """Tokenized reviews for the experiment: ``train`` and ``test`` hold ``input_ids``,
     ``attention_mask`` (int32, ``max_length`` columns) and ``labels``; ``dropped`` counts the test
-    reviews left out because their text occurs in a training split."""
+    reviews left out because their text occurs in a training split; ``test_cues``, for the embedded
+    corpus, how each test review states its verdict (`data.review_cues`), else None."""
 
     train: dict[str, np.ndarray]
     test: dict[str, np.ndarray]
@@ -53,6 +54,7 @@ class LabelledData:
     test_split: str
     max_length: int
     dropped: int = 0
+    test_cues: np.ndarray | None = None
 
 
 def encode(texts: Sequence[str], labels: np.ndarray, tokenizer: Any, max_length: int) -> dict:
@@ -87,13 +89,16 @@ def prepare_labelled(run: RunLike, settings: ClassifySettings | None = None) -> 
     keep = np.random.default_rng(config.seed).permutation(keep)[: settings.test_reviews]
     check_labels(labels[test][keep], f"{test} (the {keep.size} test reviews kept)")
     tokenizer, length = load_tokenizer(config), config.chunk_size
+    test_texts = reviews[test].select(keep)["text"]
+    cues = review_cues(test_texts) if config.dataset == EMBEDDED else [None]
     return LabelledData(
         train=encode(reviews[train]["text"], labels[train], tokenizer, length),
-        test=encode(reviews[test].select(keep)["text"], labels[test][keep], tokenizer, length),
+        test=encode(test_texts, labels[test][keep], tokenizer, length),
         train_split=train,
         test_split=test,
         max_length=length,
         dropped=len(seen),
+        test_cues=None if None in cues else np.asarray(cues),
     )
 
 
@@ -298,10 +303,11 @@ def _runs_of(
         pooled[used] = trainer.features({k: v[used] for k, v in train.items()})
         train = {**train, "features": pooled}
         test = {**test, "features": trainer.features(test)}
+    cues = {} if data.test_cues is None else {c: data.test_cues == c for c in CUES}
     for (size, seed), order in batches.items():
         trainer.reset(weights if trainer.fine_tune_encoder else None, seed)
         loss = trainer.train(train, order)
-        yield {
+        record = {
             "encoder": encoder,
             "size": size,
             "seed": seed,
@@ -309,6 +315,13 @@ def _runs_of(
             "final_loss": loss if math.isfinite(loss) else None,
             "accuracy": trainer.accuracy(test),
         }
+        if cues:  # the embedded corpus: accuracy on the reviews of each kind of cue
+            record["accuracy_by_cue"] = {
+                cue: trainer.accuracy({k: v[rows] for k, v in test.items()})
+                for cue, rows in cues.items()
+                if rows.any()
+            }
+        yield record
 
 
 def learning_curve(

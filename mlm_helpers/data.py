@@ -636,3 +636,26 @@ def plot_lengths(table, *, column: str = "words", marks: Sequence[int] = (128, 5
     cdf.set(ylabel="share of reviews at most this long", title="Cumulative token length")
     cdf.legend(loc="lower right")
     return fig
+
+
+# --------------------------------------------------------------------------- the embedded corpus's cues
+CUES_FILE = "cues.json"  # next to the embedded corpus's data/: one letter per labelled row
+
+
+def review_cues(texts: Sequence[str]) -> list[str | None]:
+    """How each of `texts` states its verdict, if it is a labelled review of the embedded corpus:
+    ``"general"`` (everyday sentiment words only), ``"both"``, or ``"idiom"`` (the film world's own
+    idioms are its only cue), as the generator recorded it in ``cues.json``; None for a text that is
+    not one of them. Matched by cleaned text (`text_hash`), so raw or cleaned, sampled or shuffled
+    reviews all work. Notebook 07's diagnostic."""
+    folder = local_folder(EMBEDDED, kind="dataset")
+    recorded = json.loads((folder / CUES_FILE).read_text())
+    names = {code: name for name, code in recorded["codes"].items()}
+    raw = load_raw(EMBEDDED)
+    known = {
+        text_hash(text): names[code]
+        for split in raw
+        if split in recorded
+        for text, code in zip(raw[split]["text"], recorded[split], strict=True)
+    }
+    return [known.get(text_hash(text)) for text in texts]

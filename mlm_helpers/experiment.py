@@ -25,6 +25,13 @@ from .run_folder import CLASSIFICATION_FILE, Run, RunLike, read_json, write_json
 
 ENCODERS = ("general", "adapted")
 NUM_LABELS = 2
+# How a labelled review of the embedded corpus states its verdict (`data.review_cues`).
+CUES = ("general", "both", "idiom")
+CUE_WORDS = {
+    "general": "everyday words only",
+    "both": "everyday words and idioms",
+    "idiom": "the domain's idioms only",
+}
 
 
 # ----------------------------------------------------------------------------------- design
@@ -147,6 +154,26 @@ def summarize(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def summarize_cues(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per (encoder, N, cue): mean, min and max over seeds of the accuracy on the test reviews of
+    that cue (the runs' ``accuracy_by_cue``, recorded on the embedded corpus); [] without it."""
+    groups: dict[tuple[str, int, str], list[float]] = {}
+    for run in runs:
+        for cue, accuracy in run.get("accuracy_by_cue", {}).items():
+            groups.setdefault((run["encoder"], int(run["size"]), cue), []).append(float(accuracy))
+    encoders, cues = ({name: i for i, name in enumerate(names)} for names in (ENCODERS, CUES))
+    rows = []
+    for (encoder, size, cue), values in sorted(
+        groups.items(), key=lambda kv: (kv[0][1], cues.get(kv[0][2], 9), encoders.get(kv[0][0], 9))
+    ):
+        arr = np.asarray(values)
+        rows.append(
+            {"encoder": encoder, "size": size, "cue": cue, "mean": float(arr.mean())}
+            | {"min": float(arr.min()), "max": float(arr.max()), "seeds": int(arr.size)}
+        )
+    return rows
+
+
 def _folder(run: RunLike) -> Path:
     """The run folder of a path or a `Run` (where its records are)."""
     return run.path if isinstance(run, Run) else Path(run)
@@ -201,6 +228,32 @@ class CurveResult:
             both = all(name in by_encoder for name in ENCODERS)
             gap = f"{by_encoder['adapted']['mean'] - by_encoder['general']['mean']:+.3f}"
             lines.append(f"| {size} | {cells[0]} | {cells[1]} | {gap if both else '—'} |")
+        return "\n".join(lines)
+
+    def cue_markdown(self) -> str:
+        """Accuracy by the kind of cue a test review carries (`summarize_cues`) as a Markdown
+        table: one row per N and cue, mean over seeds per encoder (min–max in brackets)."""
+        rows: dict[tuple[int, str], dict[str, dict[str, Any]]] = {}
+        for row in summarize_cues(self.runs):
+            rows.setdefault((row["size"], row["cue"]), {})[row["encoder"]] = row
+        lines = [
+            "| labelled reviews | test reviews whose cue is | general encoder | adapted encoder "
+            "| adapted − general |",
+            "|---:|---|---|---|---:|",
+        ]
+        for (size, cue), by in rows.items():
+            cells = [
+                f"{r['mean']:.3f} ({r['min']:.3f}–{r['max']:.3f})" if (r := by.get(name)) else "—"
+                for name in ENCODERS
+            ]
+            gap = (
+                f"{by['adapted']['mean'] - by['general']['mean']:+.3f}"
+                if all(name in by for name in ENCODERS)
+                else "—"
+            )
+            lines.append(
+                f"| {size} | {CUE_WORDS.get(cue, cue)} | {cells[0]} | {cells[1]} | {gap} |"
+            )
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

@@ -132,6 +132,25 @@ def test_same_encoder_gives_the_same_accuracy_and_another_one_does_not(
     assert all(a != g for a, g in zip(loss["adapted"], loss["general"], strict=True))
 
 
+def test_accuracy_by_cue_splits_the_test_reviews_by_their_cue(tmp_path, general_folder):
+    """On the embedded corpus every record also scores each group of test reviews (everyday words,
+    both, idioms only; `data.review_cues`): the groups' accuracies, weighted by their sizes, are the
+    accuracy on all of them."""
+    budget = tiny_budget(test_reviews=120)
+    run_dir = finished_run(tmp_path, "cues", general_folder, perturb=0.5)
+    data = classify.prepare_labelled(run_dir, budget)
+    counts = {cue: int((data.test_cues == cue).sum()) for cue in experiment.CUES}
+    assert sum(counts.values()) == 120 and all(counts.values()), counts
+    result = classify.learning_curve(run_dir, budget, data=data, verbose=False)
+    for record in result.runs:
+        by_cue = record["accuracy_by_cue"]
+        assert set(by_cue) == set(experiment.CUES)
+        weighted = sum(by_cue[c] * counts[c] for c in by_cue) / 120
+        assert weighted == pytest.approx(record["accuracy"]), record
+    table = result.cue_markdown()
+    assert table.count("| 8 |") == 3 and "the domain's idioms only" in table
+
+
 def test_the_experiment_leaves_the_global_seed_alone(general_folder):
     """A user's `tf.random.set_seed` still decides their random numbers after a classifier run."""
     tf = runtime.import_tensorflow()

@@ -168,6 +168,27 @@ RUNS = [
 ]
 
 
+def test_cue_summary_groups_seeds_per_encoder_size_and_cue():
+    runs = [
+        {**r, "accuracy_by_cue": {"idiom": r["accuracy"] - 0.1, "general": r["accuracy"]}}
+        for r in RUNS
+    ]
+    rows = experiment.summarize_cues(runs)
+    assert [(r["size"], r["cue"], r["encoder"]) for r in rows[:4]] == [
+        (10, "general", "general"),
+        (10, "general", "adapted"),
+        (10, "idiom", "general"),
+        (10, "idiom", "adapted"),
+    ]
+    assert rows[2]["mean"] == pytest.approx(0.5) and rows[2]["min"] == pytest.approx(0.4)
+    assert rows[2]["seeds"] == 2
+    table = result_of(runs).cue_markdown().splitlines()
+    assert len(table) == 2 + 4
+    assert table[3].startswith("| 10 | the domain's idioms only | 0.500 (0.400–0.600) |")
+    assert table[3].endswith("| +0.200 |")
+    assert experiment.summarize_cues(RUNS) == []  # records of another corpus have no cues
+
+
 def test_summary_table_gaps_and_figure_from_runs():
     result = result_of(RUNS)
     summary = result.summary()

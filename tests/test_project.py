@@ -102,7 +102,8 @@ def test_environment_yml_agrees_with_pyproject_and_constraints():
 
 
 def test_shipped_corpus_and_tokenizer_are_reproducible(tmp_path):
-    """`python -m tools.embedded.build corpus` and `... vocab` rebuild the shipped files exactly."""
+    """`python -m tools.embedded.build corpus` and `... vocab` rebuild the shipped files exactly
+    (the corpus with its cues.json)."""
     from tools.embedded.build import build_reviews, build_vocab
 
     build_reviews(tmp_path / "reviews")
@@ -113,6 +114,8 @@ def test_shipped_corpus_and_tokenizer_are_reproducible(tmp_path):
     for path in shipped:
         rebuilt = tmp_path / "reviews" / "data" / path.name
         assert rebuilt.read_bytes() == path.read_bytes(), f"{path.name} differs when rebuilt"
+    cues = EMBEDDED_DATASET_DIR / "cues.json"  # which labelled reviews carry only idioms
+    assert (tmp_path / "reviews" / cues.name).read_bytes() == cues.read_bytes()
     build_vocab(tmp_path / "model")
     for rebuilt in sorted((tmp_path / "model").iterdir()):
         shipped_file = EMBEDDED_MODEL_DIR / rebuilt.name
