@@ -149,10 +149,12 @@ def _text_options(builder: str, text_per_line: bool) -> dict[str, str]:
 
 def _folder_builder(path: Path) -> str | None:
     """The file format of a local folder's data files ("text" for .txt), None when it holds none;
-    DataError when it mixes formats (`load_dataset` would read only one of them)."""
+    DataError when it mixes formats (`load_dataset` would read only one of them). In Hub layout the
+    data files are under ``data/``, and files beside it (a README, side information) are not data."""
+    root = path / "data" if (path / "data").is_dir() else path
     found = {
         _FORMATS[f.suffix.lower()]
-        for f in path.rglob("*")
+        for f in root.rglob("*")
         if f.suffix.lower() in _FORMATS and f.is_file() and not f.name.startswith(".")
     }
     if len(found) > 1:

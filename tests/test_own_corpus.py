@@ -233,3 +233,18 @@ def test_an_explicit_profile_wins_over_the_environment(monkeypatch, capsys):
     default = cli.build_parser().parse_args(["train"])  # no --profile: the environment decides
     assert cli.config_from_args(default).profile == "hub"
     assert "from $MLM_PROFILE" in capsys.readouterr().out
+
+
+def test_a_side_file_next_to_data_is_not_a_data_file(tmp_path):
+    # Why: the embedded corpus keeps cues.json beside its data/ folder (Hub layout: the data files
+    # are under data/); the mixed-format check counted it as data and refused the corpus.
+    folder = tmp_path / "corpus"
+    (folder / "data").mkdir(parents=True)
+    for split, text in (("train", "a training review."), ("test", "a held-out review.")):
+        (folder / "data" / f"{split}-00000-of-00001.csv").write_text(f"text,label\n{text},1\n")
+    (folder / "notes.json").write_text('{"what": "side information, not a split"}\n')
+    raw = data.load_raw(str(folder))
+    assert {split: raw[split]["text"] for split in raw} == {
+        "train": ["a training review."],
+        "test": ["a held-out review."],
+    }
