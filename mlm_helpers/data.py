@@ -649,7 +649,7 @@ def review_cues(texts: Sequence[str]) -> list[str | None]:
     ``"general"`` (everyday sentiment words only), ``"both"``, or ``"idiom"`` (the film world's own
     idioms are its only cue), as the generator recorded it in ``cues.json``; None for a text that is
     not one of them. Matched by cleaned text (`text_hash`), so raw or cleaned, sampled or shuffled
-    reviews all work. Notebook 07's diagnostic."""
+    reviews all work. Notebook 01 counts them; `cue_markdown` shows notebook 07's diagnostic."""
     folder = local_folder(EMBEDDED, kind="dataset")
     recorded = json.loads((folder / CUES_FILE).read_text())
     names = {code: name for name, code in recorded["codes"].items()}

@@ -124,9 +124,9 @@ def build_reviews(out: Path = EMBEDDED_DATASET_DIR) -> dict[str, list[dict]]:
         for split, rows in corpus.items()
         if split != "unsupervised"
     }
-    (out / CUES_FILE).write_text(json.dumps({"codes": reviews.CUE_CODES, **cues}) + "\n")
     data_dir = out / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
+    (out / CUES_FILE).write_text(json.dumps({"codes": reviews.CUE_CODES, **cues}) + "\n")
     for split, rows in corpus.items():
         columns = {
             "text": pa.array([r["text"] for r in rows], pa.string()),
