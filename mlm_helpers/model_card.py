@@ -282,8 +282,8 @@ def _describe(
 
 _LIMITS = {
     EMBEDDED: "Limitations and biases: the corpus holds no real person's opinion. The project "
-    "generated it\nfrom word lists and sentence patterns, so its texts are short and repetitive, "
-    "and the model\ncarries the patterns its templates were written with (which words go with "
+    "generated it\nfrom word lists and rules that combine clauses, so its reviews are formulaic, "
+    "and the model\ncarries the patterns its generator was written with (which words go with "
     "praise or blame,\nwhich titles, names and genres occur, how often), not the biases of real "
     "reviewers.",
     IMDB: "Limitations and biases: user reviews are informal and opinionated. They contain slang,\n"
@@ -299,7 +299,8 @@ _OTHER_LIMITS = (
 )
 _DATA_NOTES = {
     EMBEDDED: "It was trained on `imdb-mini`, the small review corpus generated for `mlm_helpers` "
-    "so that the tutorial runs offline; its texts are short and repetitive.",
+    "so that the tutorial runs offline: generated reviews, formulaic, that speak of quality in "
+    "everyday words and in idioms of their own.",
     IMDB: "The training text is English user reviews of films and TV shows (IMDB). The model will "
     "do best on that kind of text and worse on other domains, other registers (news, legal, "
     "scientific text) and other languages.",

@@ -120,8 +120,8 @@ def test_write_model_card_reads_the_shape_from_the_folder_it_writes_to(
 # What the card of each kind of run must say about the model and its data, and must never say.
 _GENERATED_CORPUS = [
     "Limitations and biases: the corpus holds no real person's opinion. The project generated it "
-    "from word lists and sentence patterns, so its texts are short and repetitive",
-    "carries the patterns its templates were written with",
+    "from word lists and rules that combine clauses, so its reviews are formulaic",
+    "carries the patterns its generator was written with",
     "not the biases of real reviewers",
 ]
 _REAL_REVIEWS = ["Limitations and biases: user reviews are informal", "mostly American films"]
