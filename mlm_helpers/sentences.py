@@ -28,11 +28,12 @@ TARGETS = {
 
 def sentences(text: str) -> list[str]:
     """The sentences of a review: its cleaned text (`data.clean_text`) cut after . ! or ?."""
-    return [s for s in _SENTENCE_END.split(clean_text(text).strip()) if s]
+    return [s for s in _SENTENCE_END.split(clean_text(text)) if s]
 
 
-def _all_sentences(texts: Iterable[str]) -> list[str]:
-    return [s for text in texts for s in sentences(text)]
+def _all_sentences(cleaned: Iterable[str]) -> list[str]:
+    """The sentences of texts already cleaned (`sentences` without cleaning them again)."""
+    return [s for text in cleaned for s in _SENTENCE_END.split(text) if s]
 
 
 def corpus_targets(
@@ -54,12 +55,11 @@ def corpus_targets(
             f"split(s) {missing} not in the corpus (it has {list(reviews)}): pass train_splits and "
             "eval_split naming splits it has"
         )
-    train = Counter(_all_sentences(t for split in train_splits for t in reviews[split]["text"]))
-    long_eval = [
-        s for s in _all_sentences(reviews[eval_split]["text"]) if len(s.split()) >= MIN_WORDS
-    ]
+    cleaned = {split: [clean_text(t) for t in reviews[split]["text"]] for split in reviews}
+    train = Counter(_all_sentences(t for split in train_splits for t in cleaned[split]))
+    long_eval = [s for s in _all_sentences(cleaned[eval_split]) if len(s.split()) >= MIN_WORDS]
     top, top_count = train.most_common(1)[0] if train else ("", 0)
-    texts = [clean_text(t).strip() for split in reviews for t in reviews[split]["text"]]
+    texts = [t for split in cleaned.values() for t in split]  # the same review: the same clean text
     words = sorted(len(t.split()) for t in texts)
     return {
         "eval_sentences_in_training": sum(s in train for s in long_eval) / max(len(long_eval), 1),
