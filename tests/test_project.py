@@ -135,3 +135,18 @@ def test_shipped_files_are_small():
 def test_every_notebook_asks_colab_for_a_gpu(notebook):
     metadata = json.loads((ROOT / "notebooks" / notebook).read_text(encoding="utf-8"))["metadata"]
     assert metadata.get("accelerator") == "GPU" and metadata["colab"].get("gpuType") == "T4"
+
+
+def test_every_notebook_has_the_one_setup_cell_the_readme_explains():
+    """The seven setup cells are the same cell (tools/setup_cells.py writes them), and the anchor
+    they link to exists in the README."""
+    import subprocess
+
+    notebooks = sorted(str(p) for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "setup_cells.py"), "--check", *notebooks],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "\n### The setup cell\n" in (ROOT / "README.md").read_text()
