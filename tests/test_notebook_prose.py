@@ -171,3 +171,12 @@ def test_numbers_and_words_quoted_in_prose_are_what_the_notebook_shows(path):
     assert not problems, f"{path.name}: prose quotes what the notebook does not show " + (
         "(round it as an output shows it, link its source, or drop it):\n" + "\n".join(problems)
     )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_the_test_harness_stays_out_of_the_learners_view(path):
+    """nbval's markers are cell tags (``nbval-ignore-output``), not comments in the code a learner
+    reads."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    marked = [i for i, c in enumerate(cells) if "NBVAL_" in _text(c["source"]).upper()]
+    assert not marked, f"{path.name}: cells {marked} carry an nbval comment; tag them instead"
