@@ -292,11 +292,51 @@ def chunk_tokens(
 
 
 # --------------------------------------------------------------------------- one call for 03 / 04
+SAMPLE_MARGIN = 0.1  # tokenize ~10% more chunks than sampled, so the draw is a sample of a pool
+_PROBE_REVIEWS = 200  # reviews tokenized (without datasets) to estimate chunks per review
+
+
 def _sample(dataset, n: int | None, seed: int):
     """`n` rows drawn with `seed` (all rows, in order, when `n` is None or exceeds the rows)."""
     if n is None or n >= dataset.num_rows:
         return dataset
     return dataset.shuffle(seed=seed).select(range(n)).flatten_indices()
+
+
+def sample_chunks(
+    parts: Sequence[Any], n: int | None, seed: int, make_chunks, tokenizer, chunk_size: int
+):
+    """`n` chunks of the review Datasets `parts` drawn with `seed`, tokenizing only the reviews
+    they need.
+
+    `make_chunks` turns a Dataset of reviews into chunks (`tokenize_reviews` then `chunk_tokens`).
+    With `n` None every part is chunked, in order. Otherwise the reviews are shuffled with `seed`
+    and a prefix of them is chunked, sized from the chunks per review of a small probe, grown until
+    it gives ``n`` chunks plus `SAMPLE_MARGIN`; `n` of those are drawn with `seed` (all of them when
+    the whole corpus gives fewer). The result is a function of the reviews, `n`, `seed` and the
+    tokenizer only. `prepare_chunks` uses it for both the training and the evaluation chunks.
+    """
+    import math
+
+    import datasets
+
+    if n is None:
+        return datasets.concatenate_datasets([make_chunks(part) for part in parts])
+    texts = datasets.concatenate_datasets([part.select_columns("text") for part in parts])
+    shuffled = texts.shuffle(seed=seed)
+    total, want = shuffled.num_rows, n + math.ceil(SAMPLE_MARGIN * n)
+    probe = list(shuffled.select(range(min(_PROBE_REVIEWS, total)))["text"])
+    tokens = sum(len(ids) for ids in tokenizer(probe, verbose=False)["input_ids"])
+    per_review = max(tokens / max(len(probe), 1) / chunk_size, 1e-3)
+    pieces, have, done = [], 0, 0
+    while have < want and done < total:
+        take = min(total - done, max(math.ceil((want - have) / per_review * 1.05), 1))
+        piece = make_chunks(shuffled.select(range(done, done + take)))
+        pieces.append(piece)
+        done, have = done + take, have + piece.num_rows
+        per_review = max(have / done, 1e-3)
+    pool = pieces[0] if len(pieces) == 1 else datasets.concatenate_datasets(pieces)
+    return _sample(pool, n, seed)
 
 
 def prepare_chunks(
@@ -310,11 +350,11 @@ def prepare_chunks(
     """Reviews → ``DatasetDict({"train": chunks, "eval": chunks})`` for a run configuration.
 
     Loads the reviews (`data.load_reviews(config)`) and the tokenizer (`data.load_tokenizer(config)`)
-    unless given, tokenizes and chunks every split needed, concatenates the chunks of
-    ``config.train_splits`` and samples ``config.train_chunks`` rows with ``config.seed``; the eval
-    chunks come only from ``config.eval_split`` (held out), ``config.eval_chunks`` of them, after
-    `data.hold_out` has removed the eval reviews whose text occurs in a training split. Sampling
-    happens after chunking, so a sampled chunk is still a full 128-token window of real text.
+    unless given. `data.hold_out` first removes the eval reviews whose text occurs in a training
+    split; then ``config.train_chunks`` chunks are drawn with ``config.seed`` from the reviews of
+    ``config.train_splits`` and ``config.eval_chunks`` from ``config.eval_split`` (held out) by
+    `sample_chunks`, which tokenizes only the shuffled reviews those chunks need (all reviews, in
+    order, when the count is None). A sampled chunk is still a full window of real text.
     Notebook 03 calls it; notebook 04 through `training.prepare_data`.
     """
     import datasets
@@ -336,19 +376,25 @@ def prepare_chunks(
             "RunConfig.train_splits / eval_split to splits that exist"
         )
     needed = hold_out(datasets.DatasetDict({s: reviews[s] for s in splits}), config)
-    tokenized = tokenize_reviews(needed, tokenizer, num_proc=num_proc)
-    chunks = chunk_tokens(
-        tokenized,
-        chunk_size,
-        batch_size=batch_size,
-        num_proc=num_proc,
-        max_positions=max_positions_of(tokenizer, limit),
-    )
-    train = datasets.concatenate_datasets([chunks[s] for s in config.train_splits])
+
+    def make_chunks(texts):
+        return chunk_tokens(
+            tokenize_reviews(texts, tokenizer, num_proc=num_proc),
+            chunk_size,
+            batch_size=batch_size,
+            max_positions=max_positions_of(tokenizer, limit),
+        )
+
+    train = [needed[s] for s in config.train_splits]
+    eval_texts = [needed[config.eval_split]]
     prepared = datasets.DatasetDict(
         {
-            "train": _sample(train, config.train_chunks, config.seed),
-            "eval": _sample(chunks[config.eval_split], config.eval_chunks, config.seed),
+            "train": sample_chunks(
+                train, config.train_chunks, config.seed, make_chunks, tokenizer, chunk_size
+            ),
+            "eval": sample_chunks(
+                eval_texts, config.eval_chunks, config.seed, make_chunks, tokenizer, chunk_size
+            ),
         }
     )
     # What the chunks were made from, as config.json records it (`data.load_reviews` marks the

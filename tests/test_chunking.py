@@ -357,24 +357,90 @@ def small_reviews(small_config):
     return load_reviews(small_config)
 
 
+def _token_text(reviews, tokenizer) -> str:
+    """Every review's token ids (no [CLS]/[SEP]) as " 5 17 9 ", joined by "|": a chunk's run of
+    real tokens comes from these reviews when it is a substring of this text."""
+    ids = tokenizer(list(reviews["text"]), add_special_tokens=False, verbose=False)["input_ids"]
+    return "|".join(" " + " ".join(map(str, row)) + " " for row in ids)
+
+
+def _segments(chunks, tokenizer) -> list[str]:
+    """Each chunk's runs of real tokens between special tokens, written as in `_token_text`."""
+    special = set(tokenizer.all_special_ids)
+    runs = []
+    for row in np.asarray(chunks.with_format("numpy")[:]["input_ids"]).tolist():
+        run: list[int] = []
+        for token in [*row, next(iter(special))]:
+            if token in special:
+                if run:
+                    runs.append(" " + " ".join(map(str, run)) + " ")
+                run = []
+            else:
+                run.append(token)
+    return runs
+
+
 def test_prepare_chunks_embedded(small_config, small_reviews, tokenizer):
     prepared = prepare_chunks(small_config, tokenizer, small_reviews)
     assert list(prepared) == ["train", "eval"]
     assert prepared["train"].num_rows == 40 and prepared["eval"].num_rows == 15
     for split in prepared.values():
         assert np.asarray(split.with_format("numpy")[:]["input_ids"]).shape[1] == 64
-    # Every chunk comes from the splits it should; no eval chunk is (part of) a training review.
-    per_split = chunk_tokens(tokenize_reviews(small_reviews, tokenizer), 64)
-    train_source = as_rows(per_split["train"]) | as_rows(per_split["unsupervised"])
-    eval_source = as_rows(per_split["test"])
-    assert as_rows(prepared["train"]) <= train_source
-    assert as_rows(prepared["eval"]) <= eval_source
-    assert not as_rows(prepared["eval"]) & train_source
+    # Every chunk's text comes from the splits it should (its runs of real tokens are runs of
+    # tokens of those reviews); no eval chunk is (part of) a training review.
+    train_text = "|".join(
+        _token_text(small_reviews[s], tokenizer) for s in ("train", "unsupervised")
+    )
+    eval_text = _token_text(small_reviews["test"], tokenizer)
+    assert all(run in train_text for run in _segments(prepared["train"], tokenizer))
+    eval_runs = _segments(prepared["eval"], tokenizer)
+    assert all(run in eval_text for run in eval_runs)
+    assert not any(len(run) > 40 and run in train_text for run in eval_runs)
     # Same seed, same sample; another seed, another sample.
     again = prepare_chunks(small_config, tokenizer, small_reviews)
     assert as_rows(again["train"]) == as_rows(prepared["train"])
     other = prepare_chunks(small_config.replace(seed=7), tokenizer, small_reviews)
     assert as_rows(other["train"]) != as_rows(prepared["train"])
+
+
+def test_prepare_chunks_tokenizes_only_the_sampled_reviews(monkeypatch, tokenizer):
+    """With train_chunks / eval_chunks set, only the reviews those chunks need are tokenized (a
+    shuffled share, with a margin), and still exactly that many chunks come out, the same for
+    the same seed."""
+    config = embedded_profile(chunk_size=64, train_chunks=200, eval_chunks=50)
+    reviews = load_reviews(config)
+    tokenized_rows = []
+
+    def counting(texts, *args, **kwargs):
+        tokenized_rows.append(
+            sum(texts.num_rows.values()) if isinstance(texts, dict) else len(texts)
+        )
+        return tokenize_reviews(texts, *args, **kwargs)
+
+    monkeypatch.setattr(chunking, "tokenize_reviews", counting)
+    prepared = prepare_chunks(config, tokenizer, reviews)
+    assert (prepared["train"].num_rows, prepared["eval"].num_rows) == (200, 50)
+    total = sum(reviews[s].num_rows for s in ("train", "unsupervised", "test"))
+    assert sum(tokenized_rows) < total / 10  # 250 chunks of 64 tokens need ~150 of 10,000 reviews
+    again = prepare_chunks(config, tokenizer, reviews)
+    for split in ("train", "eval"):
+        assert as_rows(again[split]) == as_rows(prepared[split])
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(1, 400), st.integers(0, 2**16))
+def test_sample_chunks_gives_exactly_n(tokenizer, n, seed):
+    """Whatever the count and seed, `sample_chunks` returns exactly n chunks (all of them only
+    when the reviews give fewer), deterministic in the seed."""
+    reviews = load_reviews("embedded", splits=["test"])["test"].select(range(300))
+
+    def make(texts):
+        return chunk_tokens(tokenize_reviews(texts, tokenizer), 64)
+
+    first = chunking.sample_chunks([reviews], n, seed, make, tokenizer, 64)
+    assert first.num_rows == n
+    again = chunking.sample_chunks([reviews], n, seed, make, tokenizer, 64)
+    assert as_rows(again) == as_rows(first)
 
 
 def test_prepare_chunks_all_rows_and_default_tokenizer(small_config, small_reviews, tokenizer):
