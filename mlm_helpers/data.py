@@ -28,7 +28,6 @@ import csv
 import hashlib
 import json
 import re
-import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -336,9 +335,10 @@ def load_reviews(
         result[split] = _renamed(ds, text_column, label_column)
     if made:
         result[made[1]], result[made[0]] = split_by_hash(result[made[1]], config.held_out_share)
-        print(
-            hold_out_notice(config, result[made[1]].num_rows, result[made[0]].num_rows),
-            file=sys.stderr,
+        held = result[made[0]].num_rows
+        notice_once(
+            (repr(source), made[0], held),
+            hold_out_notice(config, result[made[1]].num_rows, held),
         )
     if max_reviews is not None:
         result = {
@@ -439,6 +439,18 @@ def hold_out_notice(config: RunConfig, kept: int, held: int) -> str:
     )
 
 
+_NOTICES_SHOWN: set[tuple] = set()  # (dataset, split, count) of the notices printed so far
+
+
+def notice_once(key: tuple, message: str) -> None:
+    """Print `message` on stdout unless this process already printed the notice of `key` (a
+    dataset, split and count): a notebook that loads the same corpus in several cells says it
+    once, and not in the red of stderr."""
+    if key not in _NOTICES_SHOWN:
+        _NOTICES_SHOWN.add(key)
+        print(message)
+
+
 def held_out_overlap(reviews, train_splits: Sequence[str], eval_split: str) -> list[int]:
     """Rows of ``reviews[eval_split]`` whose text (cleaned, hashed) also occurs in a training split.
 
@@ -453,7 +465,7 @@ def hold_out(reviews, config: RunConfig):
     """`reviews` with no evaluation review whose text occurs in a training split.
 
     ``config.eval_overlap="drop"`` (the default) drops them from ``config.eval_split`` and says how
-    many on stderr; ``"refuse"`` raises `DataError`. Refused as well when every evaluation review
+    many (`notice_once`); ``"refuse"`` raises `DataError`. Refused as well when every evaluation review
     is a training review. Called by `chunking.prepare_chunks` before tokenizing.
     """
     import datasets
@@ -474,10 +486,10 @@ def hold_out(reviews, config: RunConfig):
             f"{train}, so evaluation would not be held out: remove them from the data, or set "
             "RunConfig.eval_overlap='drop' to leave them out of the evaluation"
         )
-    print(
+    notice_once(
+        (repr(config.to_dict()["dataset"]), split, len(rows), total),
         f"Held out: dropped {len(rows)} of the {total} {split!r} reviews whose text also occurs in "
         f"{train} (RunConfig.eval_overlap='refuse' stops instead).",
-        file=sys.stderr,
     )
     keep = np.setdiff1d(np.arange(total), rows)
     return datasets.DatasetDict({**reviews, split: reviews[split].select(keep)})

@@ -66,7 +66,8 @@ def test_a_corpus_without_an_eval_split_is_told_how_to_hold_one_out(txt_folder):
         data.load_reviews(config)
 
 
-def test_held_out_share_holds_out_by_content_hash():
+def test_held_out_share_holds_out_by_content_hash(capsys, monkeypatch):
+    monkeypatch.setattr(data, "_NOTICES_SHOWN", set(), raising=False)  # as in a fresh process
     config = embedded_profile(train_splits=("unsupervised",), eval_split="dev", held_out_share=0.2)
     reviews = data.load_reviews(config)
     kept, held = reviews["unsupervised"].num_rows, reviews["dev"].num_rows
@@ -74,6 +75,10 @@ def test_held_out_share_holds_out_by_content_hash():
     assert data.held_out_overlap(reviews, ["unsupervised"], "dev") == []  # disjoint in content
     again = data.load_reviews(config)
     assert again["dev"]["text"] == reviews["dev"]["text"]  # reproducible, no seed needed
+    # The notice is on stdout (not the red of stderr) and said once, not at every load.
+    captured = capsys.readouterr()
+    assert captured.out.count(f"Held out: 'dev' is {held:,} of the 5,000 texts") == 1
+    assert "Held out" not in captured.err
     with pytest.raises(DataError, match="already has a 'test' split"):
         data.load_reviews(embedded_profile(held_out_share=0.2))  # never silently ignored
 
