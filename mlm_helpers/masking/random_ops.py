@@ -12,7 +12,8 @@ shuffle order of an epoch (`epoch_permutation`) is a permutation drawn the same 
 ``(seed, epoch)``, independent of TensorFlow's global seed.
 
 `mask_batch` is the graph-safe op the tf.data stream maps; `mask_chunks` and `fixed_eval_masks`
-run it over whole chunk sets and return numpy arrays.
+run it over whole chunk sets and return numpy arrays; `uniform_draws` hands out the same draws as
+uniform numbers, for notebook 03's teaching version of the masking.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import positive_int
 from ..runtime import import_tensorflow
 from .inputs import chunk_arrays
 from .spec import IGNORE_INDEX, KEPT, MASKED, NOT_CHOSEN, RANDOM, MaskingSpec
@@ -165,6 +167,45 @@ def mask_batch(
             code = tf.where(to_random, tf.constant(RANDOM, tf.int8), code)
         out["outcome"] = tf.where(chosen, code, tf.constant(NOT_CHOSEN, tf.int8))
     return out
+
+
+_DRAWS = ("position", "word", "replacement")
+
+
+def uniform_draws(
+    row_ids: Any,
+    size: int,
+    *,
+    seed: int,
+    epoch: int = 0,
+    stream: int = TRAIN_STREAM,
+    per: str = "position",
+):
+    """The random numbers `mask_batch` draws for rows `row_ids` of a chunk set, as float64
+    uniforms in [0, 1): shape ``[len(row_ids), size]`` (notebook 03 masks a batch with them).
+
+    ``per="position"``: token masking's one number per position - it decides "chosen?" and,
+    among the chosen, mask / random / kept and the random id. ``per="word"``: whole-word masking's
+    one number per word id ``0 .. size - 1`` (every piece of a word uses its word's). ``per=
+    "replacement"``: whole-word masking's second number per position, which picks the random id
+    of each piece of a randomised word. Each is the 32-bit hash draw divided by 2**32 (exact in
+    float64); `mask_batch` compares the integers with thresholds rounded to 2**-32, so ``u < p``
+    on these numbers chooses the same positions unless a draw lies within 2**-32 of p.
+    """
+    if per not in _DRAWS:
+        raise ValueError(f"per={per!r} is unknown: choose one of {', '.join(_DRAWS)}")
+    positive_int(size, "size")
+    key = masking_key(seed, int(epoch), stream)
+    rows = _u64(tf.reshape(tf.convert_to_tensor(row_ids), [-1]))[:, tf.newaxis]
+    if per == "replacement":
+        bits = _position_bits(_combine(_combine(key, _u64(_REPLACE)), rows), size)
+    else:
+        choose_keys = _combine(_combine(key, _u64(_CHOOSE)), rows)
+        if per == "word":
+            bits = tf.cast(_combine(choose_keys, _u64(tf.range(size))[tf.newaxis, :]), tf.uint32)
+        else:
+            bits = _position_bits(choose_keys, size)
+    return tf.cast(bits, tf.float64) / _TWO32
 
 
 def epoch_permutation(n_rows: int, seed: int, epoch: Any):
