@@ -87,6 +87,17 @@ def _position_bits(row_keys: Any, length: Any) -> Any:
     return bits[:, :length]
 
 
+def _row_keys(key: Any, sub_stream: int, rows: Any) -> Any:
+    """The uint64 keys ``[B, 1]`` of the rows' draws in one sub-stream (`_CHOOSE`, `_REPLACE`) of an
+    epoch's key; `rows` are the rows' uint64 indices ``[B, 1]``."""
+    return _combine(_combine(key, _u64(sub_stream)), rows)
+
+
+def _word_bits(row_keys: Any, words: Any) -> Any:
+    """32 random bits (uint32, the hash's low half) per word id, from the rows' keys ``[B, 1]``."""
+    return tf.cast(_combine(row_keys, _u64(words)), tf.uint32)
+
+
 def _thresholds(spec: MaskingSpec) -> tuple[int, int, int]:
     """uint32 thresholds on one 32-bit draw h: chosen iff h < t_chosen; of the chosen, [MASK] iff
     h < t_mask, random iff t_mask <= h < t_random, else kept (so the split is exact to 2**-32)."""
@@ -126,7 +137,7 @@ def mask_batch(
         is_special = tf.gather(tf.constant(spec.special_table()), ids)
         maskable = tf.logical_and(tf.equal(tf.cast(attention_mask, tf.int32), 1), ~is_special)
     t_chosen, t_mask, t_random = _thresholds(spec)
-    choose_keys = _combine(_combine(key, _u64(_CHOOSE)), rows)
+    choose_keys = _row_keys(key, _CHOOSE, rows)
 
     # One 32-bit draw h per position (token masking) or per word (whole-word masking) decides
     # both whether it is chosen and, among the chosen, mask / random / kept.
@@ -135,7 +146,7 @@ def mask_batch(
             raise ValueError("whole-word masking needs word_ids: pass the chunks' word_ids column")
         words = tf.cast(word_ids, tf.int32)
         maskable = tf.logical_and(maskable, words >= 0)  # no-op for a precomputed `maskable`
-        draw = tf.cast(_combine(choose_keys, _u64(words)), tf.uint32)  # the low 32 bits
+        draw = _word_bits(choose_keys, words)
     else:
         draw = _position_bits(choose_keys, length)
     chosen = tf.logical_and(maskable, draw < tf.constant(t_chosen, tf.uint32))
@@ -149,7 +160,7 @@ def mask_batch(
         to_random = tf.logical_and(maskable, offset < tf.constant(width, tf.uint32))
         if spec.kind == "whole_word":
             # Every piece of a randomised word gets its own id: a second draw per position.
-            source = _position_bits(_combine(_combine(key, _u64(_REPLACE)), rows), length)
+            source = _position_bits(_row_keys(key, _REPLACE, rows), length)
             scale = spec.vocab_size / _TWO32
         else:
             # Given "random", the offset is uniform on [0, width): rescaled to [0, vocab_size) it
@@ -190,7 +201,7 @@ def uniform_draws(
     "replacement"``: whole-word masking's second number per position, which picks the random id
     of each piece of a randomised word. Each is the 32-bit hash draw divided by 2**32 (exact in
     float64); `mask_batch` compares the integers with thresholds rounded to 2**-32, so ``u < p``
-    on these numbers chooses the same positions unless a draw lies within 2**-32 of p.
+    on these numbers makes the same choices unless a draw lies on the very edge of a slice.
     """
     if per not in _DRAWS:
         raise ValueError(f"per={per!r} is unknown: choose one of {', '.join(_DRAWS)}")
@@ -198,13 +209,11 @@ def uniform_draws(
     key = masking_key(seed, int(epoch), stream)
     rows = _u64(tf.reshape(tf.convert_to_tensor(row_ids), [-1]))[:, tf.newaxis]
     if per == "replacement":
-        bits = _position_bits(_combine(_combine(key, _u64(_REPLACE)), rows), size)
+        bits = _position_bits(_row_keys(key, _REPLACE, rows), size)
+    elif per == "word":
+        bits = _word_bits(_row_keys(key, _CHOOSE, rows), tf.range(size)[tf.newaxis, :])
     else:
-        choose_keys = _combine(_combine(key, _u64(_CHOOSE)), rows)
-        if per == "word":
-            bits = tf.cast(_combine(choose_keys, _u64(tf.range(size))[tf.newaxis, :]), tf.uint32)
-        else:
-            bits = _position_bits(choose_keys, size)
+        bits = _position_bits(_row_keys(key, _CHOOSE, rows), size)
     return tf.cast(bits, tf.float64) / _TWO32
 
 
