@@ -667,3 +667,92 @@ def test_count_outcomes_counts_exactly_on_the_original_rows():
         "maskable": 5,
         "chosen_share": 0.8,
     }
+
+
+# ------------------------------------------------------------------------------ uniform_draws
+def test_uniform_draws_are_the_numbers_token_masking_decides_with(big_chunks, big_masked, spec):
+    """Notebook 03's rule on these numbers - chosen if u < p; of the chosen, r = u / p below 0.8
+    is [MASK], below 0.9 random (the id read off r's place in that slice), else kept - gives
+    `mask_chunks`' masks exactly."""
+    ids, attention = big_chunks["input_ids"], big_chunks["attention_mask"]
+    u = mk.uniform_draws(np.arange(len(ids)), ids.shape[1], seed=11).numpy()
+    assert u.shape == ids.shape and 0 <= u.min() and u.max() < 1
+    assert abs(u.mean() - 0.5) < 0.01
+    maskable = mk.maskable_positions(ids, attention, spec)
+    p, r = spec.mlm_probability, u / spec.mlm_probability
+    outcome = np.select(
+        [~maskable | (u >= p), r < 0.8, r < 0.9], [mk.NOT_CHOSEN, mk.MASKED, mk.RANDOM], mk.KEPT
+    )
+    np.testing.assert_array_equal(outcome, big_masked["outcome"])
+    random_ids = ((r - 0.8) / 0.1 * spec.vocab_size).astype(np.int32)
+    is_random = outcome == mk.RANDOM
+    np.testing.assert_array_equal(random_ids[is_random], big_masked["input_ids"][is_random])
+
+
+def test_uniform_draws_per_word_and_replacement_give_whole_word_masks(big_chunks, spec):
+    whole = spec.replace(kind="whole_word")
+    rows = np.arange(40, 90)  # not the first rows: the row index is part of every draw
+    chunk = {name: np.asarray(big_chunks[name])[rows] for name in big_chunks}
+    out = mk.mask_batch(
+        chunk["input_ids"],
+        chunk["attention_mask"],
+        rows,
+        mk.masking_key(3, 1),
+        whole,
+        chunk["word_ids"],
+        with_outcome=True,
+    )
+    words = chunk["word_ids"]
+    per_word = mk.uniform_draws(rows, int(words.max()) + 1, seed=3, epoch=1, per="word").numpy()
+    u = np.take_along_axis(per_word, np.maximum(words, 0), axis=1)
+    maskable = mk.maskable_positions(chunk["input_ids"], chunk["attention_mask"], whole)
+    maskable &= words >= 0
+    p, r = whole.mlm_probability, u / whole.mlm_probability
+    outcome = np.select(
+        [~maskable | (u >= p), r < 0.8, r < 0.9], [mk.NOT_CHOSEN, mk.MASKED, mk.RANDOM], mk.KEPT
+    )
+    np.testing.assert_array_equal(outcome, out["outcome"].numpy())
+    spare = mk.uniform_draws(rows, words.shape[1], seed=3, epoch=1, per="replacement").numpy()
+    is_random = outcome == mk.RANDOM
+    assert is_random.any()
+    np.testing.assert_array_equal(
+        (spare * whole.vocab_size).astype(np.int32)[is_random], out["input_ids"].numpy()[is_random]
+    )
+
+
+def test_uniform_draws_refuses_an_unknown_kind_of_draw():
+    with pytest.raises(ValueError, match="per='words' is unknown"):
+        mk.uniform_draws([0], 8, seed=0, per="words")
+    with pytest.raises(ValueError, match="size"):
+        mk.uniform_draws([0], 0, seed=0)
+
+
+# ------------------------------------------------------------------------------ the token grid
+def test_masked_chunk_grid_colours_each_token_by_its_outcome(tokenizer, text_chunks, spec):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    from mlm_helpers.masking.inspection import OUTCOME_STYLE
+
+    masked = {
+        "token masking": mk.mask_chunks(text_chunks, spec, seed=4),
+        "whole-word masking": mk.mask_chunks(text_chunks, spec.replace(kind="whole_word"), seed=4),
+    }
+    row = 2
+    fig = mk.plot_masked_chunk(tokenizer, masked, row, columns=8)
+    assert len(fig.axes) == 2
+    for ax, (title, arrays) in zip(fig.axes, masked.items(), strict=True):
+        real = arrays["attention_mask"][row] == 1
+        outcome = arrays["outcome"][row][real]
+        colours = [to_hex(p.get_facecolor()) for p in ax.patches]
+        assert len(colours) == real.sum()  # one cell per real token, none for padding
+        for code, (_, face, _) in OUTCOME_STYLE.items():
+            assert colours.count(face) == np.sum(outcome == code), (title, code)
+        texts = [t.get_text() for t in ax.texts]
+        assert sum("→" in t for t in texts) == np.sum(outcome == mk.RANDOM)
+        assert ax.get_title().startswith(f"{title}: {np.sum(outcome != 0)} of {real.sum()}")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][1] == "[MASK]"
+    plt.close("all")

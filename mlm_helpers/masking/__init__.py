@@ -27,15 +27,17 @@ The layers, one module each:
     spec        MaskingSpec, maskable_positions, IGNORE_INDEX, MODEL_INPUTS, outcome codes
     inputs      chunk_arrays (checks stage 02's chunks)
     random_ops  the counter-based hash: masking_key, mask_batch, epoch_permutation,
-                mask_chunks, fixed_eval_masks
+                mask_chunks, fixed_eval_masks, uniform_draws
     stream      the tf.data builder: build_datasets, MLMDatasets, keras_batches
-    inspection  for notebook 03: count_outcomes, decode_masked_rows, plot_outcome_shares
+    inspection  for notebook 03: count_outcomes, decode_masked_rows, plot_masked_chunk (and
+                plot_outcome_shares, the outcome table as bars)
 """
 
 from .inputs import chunk_arrays
 from .inspection import (
     count_outcomes,
     decode_masked_rows,
+    plot_masked_chunk,
     plot_outcome_shares,
 )
 from .random_ops import (
@@ -46,6 +48,7 @@ from .random_ops import (
     mask_batch,
     mask_chunks,
     masking_key,
+    uniform_draws,
 )
 from .spec import (
     IGNORE_INDEX,
@@ -83,5 +86,7 @@ __all__ = [
     "mask_chunks",
     "maskable_positions",
     "masking_key",
+    "plot_masked_chunk",
     "plot_outcome_shares",
+    "uniform_draws",
 ]

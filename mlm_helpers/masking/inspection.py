@@ -1,4 +1,5 @@
-"""Looking at masks in notebook 03: outcome counts, masked rows as text, the outcome figure."""
+"""Looking at masks in notebook 03: outcome counts, masked rows as text, a masked chunk drawn as a
+token grid (and the outcome-share bars)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,18 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import positive_int
 from ..data import token_pieces, token_text
-from .spec import IGNORE_INDEX, KEPT, MASKED, OUTCOMES, RANDOM, MaskingSpec, maskable_positions
+from .spec import (
+    IGNORE_INDEX,
+    KEPT,
+    MASKED,
+    NOT_CHOSEN,
+    OUTCOMES,
+    RANDOM,
+    MaskingSpec,
+    maskable_positions,
+)
 
 
 def count_outcomes(masked: Mapping[str, np.ndarray], spec: MaskingSpec) -> dict[str, float]:
@@ -115,7 +126,8 @@ def decode_masked_rows(
 
 def plot_outcome_shares(counts: Mapping[str, Mapping[str, float]], spec: MaskingSpec):
     """Bar chart of the masking recipe as measured: the share of maskable tokens chosen, and how
-    the chosen split into [MASK] / random / kept, one bar group per masking variant (notebook 03).
+    the chosen split into [MASK] / random / kept, one bar group per masking variant (the table of
+    `count_outcomes` results, drawn; no notebook draws it since the table shows the same numbers).
 
     `counts` maps a label (e.g. "token", "whole word", "collator") to a `count_outcomes` result.
     Dashed lines mark the target shares, read from `spec`: its
@@ -144,4 +156,66 @@ def plot_outcome_shares(counts: Mapping[str, Mapping[str, float]], spec: Masking
     ax.set_ylabel("share")
     ax.set_title("Masking recipe as measured (dashed: target)")
     ax.legend()
+    return fig
+
+
+# One colour per outcome in `plot_masked_chunk`: (legend label, cell colour, text colour).
+OUTCOME_STYLE = {
+    NOT_CHOSEN: ("not chosen", "#eeeeee", "#333333"),
+    MASKED: ("[MASK]", "#3b6ea8", "white"),
+    RANDOM: ("random token", "#e08a3c", "black"),
+    KEPT: ("kept (scored, unchanged)", "#5aa469", "black"),
+}
+
+
+def plot_masked_chunk(
+    tokenizer: Any,
+    masked: Mapping[str, Mapping[str, np.ndarray]],
+    row: int = 0,
+    *,
+    columns: int = 8,
+):
+    """One chunk drawn as a grid of its tokens, one panel per masking side by side (notebook 03):
+    each cell shows the original token and is coloured by its outcome - not chosen, [MASK], random
+    (with the token put in its place) or kept. Padding is left blank.
+
+    `masked` maps a panel title (e.g. "token masking") to a `mask_chunks` result of the same
+    chunks; row `row` of each is drawn from its ``original_ids``, ``input_ids``, ``outcome`` and
+    ``attention_mask``. Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch, Rectangle
+
+    positive_int(columns, "columns")
+    if not masked:
+        raise ValueError("plot_masked_chunk needs at least one masking: {title: mask_chunks(...)}")
+    length = len(next(iter(masked.values()))["original_ids"][row])
+    lines = -(-length // columns)
+    fig, axes = plt.subplots(
+        1, len(masked), figsize=(1.0 + 0.95 * columns * len(masked), 1.2 + 0.36 * lines)
+    )
+    for ax, (title, arrays) in zip(np.atleast_1d(axes), masked.items(), strict=True):
+        original = np.asarray(arrays["original_ids"][row])
+        now, outcome = np.asarray(arrays["input_ids"][row]), np.asarray(arrays["outcome"][row])
+        attention = arrays.get("attention_mask")
+        real = (
+            np.ones(len(original), bool) if attention is None else np.asarray(attention[row]) == 1
+        )
+        for pos in np.flatnonzero(real):
+            y, x = divmod(int(pos), columns)
+            _, face, ink = OUTCOME_STYLE[int(outcome[pos])]
+            ax.add_patch(Rectangle((x, y), 0.94, 0.9, facecolor=face, edgecolor="none"))
+            text = token_text(tokenizer, original[pos])
+            if outcome[pos] == RANDOM:
+                text += f"\n→ {token_text(tokenizer, now[pos])}"
+            size = 7 if outcome[pos] == RANDOM else 8
+            ax.text(x + 0.47, y + 0.45, text, ha="center", va="center", fontsize=size, color=ink)
+        ax.set_xlim(-0.05, columns)
+        ax.set_ylim(lines, -0.05)
+        ax.set_axis_off()
+        n_chosen = int(np.sum(outcome[real] != NOT_CHOSEN))
+        ax.set_title(f"{title}: {n_chosen} of {int(real.sum())} tokens scored")
+    handles = [Patch(facecolor=face, label=label) for label, face, _ in OUTCOME_STYLE.values()]
+    first = np.atleast_1d(axes)[0]  # an axes legend, so that `save_fig`'s tight layout makes room
+    first.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, 0), ncol=len(handles))
     return fig

@@ -12,7 +12,8 @@ shuffle order of an epoch (`epoch_permutation`) is a permutation drawn the same 
 ``(seed, epoch)``, independent of TensorFlow's global seed.
 
 `mask_batch` is the graph-safe op the tf.data stream maps; `mask_chunks` and `fixed_eval_masks`
-run it over whole chunk sets and return numpy arrays.
+run it over whole chunk sets and return numpy arrays; `uniform_draws` hands out the same draws as
+uniform numbers, for notebook 03's teaching version of the masking.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import positive_int
 from ..runtime import import_tensorflow
 from .inputs import chunk_arrays
 from .spec import IGNORE_INDEX, KEPT, MASKED, NOT_CHOSEN, RANDOM, MaskingSpec
@@ -85,6 +87,17 @@ def _position_bits(row_keys: Any, length: Any) -> Any:
     return bits[:, :length]
 
 
+def _row_keys(key: Any, sub_stream: int, rows: Any) -> Any:
+    """The uint64 keys ``[B, 1]`` of the rows' draws in one sub-stream (`_CHOOSE`, `_REPLACE`) of an
+    epoch's key; `rows` are the rows' uint64 indices ``[B, 1]``."""
+    return _combine(_combine(key, _u64(sub_stream)), rows)
+
+
+def _word_bits(row_keys: Any, words: Any) -> Any:
+    """32 random bits (uint32, the hash's low half) per word id, from the rows' keys ``[B, 1]``."""
+    return tf.cast(_combine(row_keys, _u64(words)), tf.uint32)
+
+
 def _thresholds(spec: MaskingSpec) -> tuple[int, int, int]:
     """uint32 thresholds on one 32-bit draw h: chosen iff h < t_chosen; of the chosen, [MASK] iff
     h < t_mask, random iff t_mask <= h < t_random, else kept (so the split is exact to 2**-32)."""
@@ -124,7 +137,7 @@ def mask_batch(
         is_special = tf.gather(tf.constant(spec.special_table()), ids)
         maskable = tf.logical_and(tf.equal(tf.cast(attention_mask, tf.int32), 1), ~is_special)
     t_chosen, t_mask, t_random = _thresholds(spec)
-    choose_keys = _combine(_combine(key, _u64(_CHOOSE)), rows)
+    choose_keys = _row_keys(key, _CHOOSE, rows)
 
     # One 32-bit draw h per position (token masking) or per word (whole-word masking) decides
     # both whether it is chosen and, among the chosen, mask / random / kept.
@@ -133,7 +146,7 @@ def mask_batch(
             raise ValueError("whole-word masking needs word_ids: pass the chunks' word_ids column")
         words = tf.cast(word_ids, tf.int32)
         maskable = tf.logical_and(maskable, words >= 0)  # no-op for a precomputed `maskable`
-        draw = tf.cast(_combine(choose_keys, _u64(words)), tf.uint32)  # the low 32 bits
+        draw = _word_bits(choose_keys, words)
     else:
         draw = _position_bits(choose_keys, length)
     chosen = tf.logical_and(maskable, draw < tf.constant(t_chosen, tf.uint32))
@@ -147,7 +160,7 @@ def mask_batch(
         to_random = tf.logical_and(maskable, offset < tf.constant(width, tf.uint32))
         if spec.kind == "whole_word":
             # Every piece of a randomised word gets its own id: a second draw per position.
-            source = _position_bits(_combine(_combine(key, _u64(_REPLACE)), rows), length)
+            source = _position_bits(_row_keys(key, _REPLACE, rows), length)
             scale = spec.vocab_size / _TWO32
         else:
             # Given "random", the offset is uniform on [0, width): rescaled to [0, vocab_size) it
@@ -165,6 +178,43 @@ def mask_batch(
             code = tf.where(to_random, tf.constant(RANDOM, tf.int8), code)
         out["outcome"] = tf.where(chosen, code, tf.constant(NOT_CHOSEN, tf.int8))
     return out
+
+
+_DRAWS = ("position", "word", "replacement")
+
+
+def uniform_draws(
+    row_ids: Any,
+    size: int,
+    *,
+    seed: int,
+    epoch: int = 0,
+    stream: int = TRAIN_STREAM,
+    per: str = "position",
+):
+    """The random numbers `mask_batch` draws for rows `row_ids` of a chunk set, as float64
+    uniforms in [0, 1): shape ``[len(row_ids), size]`` (notebook 03 masks a batch with them).
+
+    ``per="position"``: token masking's one number per position - it decides "chosen?" and,
+    among the chosen, mask / random / kept and the random id. ``per="word"``: whole-word masking's
+    one number per word id ``0 .. size - 1`` (every piece of a word uses its word's). ``per=
+    "replacement"``: whole-word masking's second number per position, which picks the random id
+    of each piece of a randomised word. Each is the 32-bit hash draw divided by 2**32 (exact in
+    float64); `mask_batch` compares the integers with thresholds rounded to 2**-32, so ``u < p``
+    on these numbers makes the same choices unless a draw lies on the very edge of a slice.
+    """
+    if per not in _DRAWS:
+        raise ValueError(f"per={per!r} is unknown: choose one of {', '.join(_DRAWS)}")
+    positive_int(size, "size")
+    key = masking_key(seed, int(epoch), stream)
+    rows = _u64(tf.reshape(tf.convert_to_tensor(row_ids), [-1]))[:, tf.newaxis]
+    if per == "replacement":
+        bits = _position_bits(_row_keys(key, _REPLACE, rows), size)
+    elif per == "word":
+        bits = _word_bits(_row_keys(key, _CHOOSE, rows), tf.range(size)[tf.newaxis, :])
+    else:
+        bits = _position_bits(_row_keys(key, _CHOOSE, rows), size)
+    return tf.cast(bits, tf.float64) / _TWO32
 
 
 def epoch_permutation(n_rows: int, seed: int, epoch: Any):
