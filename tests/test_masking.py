@@ -602,46 +602,6 @@ def test_model_fit_reads_each_epoch_once_and_resumes(built):
         assert len(steps) == (data.epochs - first_epoch) * data.steps_per_epoch
 
 
-def test_outcome_figure_shows_the_measured_shares(big_chunks, big_masked, spec):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    counts = mk.count_outcomes(big_masked, spec)
-    fig = mk.plot_outcome_shares({"token": counts}, spec)
-    heights = [p.get_height() for p in fig.axes[0].patches]
-    names = ["chosen_share", "mask_share", "random_share", "kept_share"]
-    assert heights == pytest.approx([counts[n] for n in names])
-    assert heights[0] == pytest.approx(0.15, abs=0.01) and heights[1] == pytest.approx(
-        0.8, abs=0.02
-    )
-    assert dashed_targets(fig) == pytest.approx([0.15, 0.8, 0.1, 0.1])
-    plt.close("all")
-
-
-def dashed_targets(fig) -> list[float]:
-    """The heights of the dashed target lines of `plot_outcome_shares`, left to right."""
-    lines = sorted((x0, y0) for c in fig.axes[0].collections for (x0, y0), _ in c.get_segments())
-    return [y for _, y in lines]
-
-
-def test_outcome_figure_targets_come_from_the_spec(big_chunks, spec):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    odd = spec.replace(mlm_probability=0.3, mask_replace_prob=0.5, random_replace_prob=0.3)
-    counts = mk.count_outcomes(mk.mask_chunks(big_chunks, odd, seed=2), odd)
-    fig = mk.plot_outcome_shares({"token": counts}, odd)
-    targets = dashed_targets(fig)
-    assert targets == pytest.approx([0.3, 0.5, 0.3, 0.2])
-    heights = [p.get_height() for p in fig.axes[0].patches]
-    assert heights == pytest.approx(targets, abs=0.02)  # the measured bars meet their targets
-    plt.close("all")
-
-
 def test_count_outcomes_counts_exactly_on_the_original_rows():
     """A hand-made `mask_chunks` result whose counts are known: a masked position (whose new id is
     the special mask id) still counts as maskable, and a random draw that hit the original id

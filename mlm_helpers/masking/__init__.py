@@ -29,8 +29,7 @@ The layers, one module each:
     random_ops  the counter-based hash: masking_key, mask_batch, epoch_permutation,
                 mask_chunks, fixed_eval_masks, uniform_draws
     stream      the tf.data builder: build_datasets, MLMDatasets, keras_batches
-    inspection  for notebook 03: count_outcomes, decode_masked_rows, plot_masked_chunk (and
-                plot_outcome_shares, the outcome table as bars)
+    inspection  for notebook 03: count_outcomes, decode_masked_rows, plot_masked_chunk
 """
 
 from .inputs import chunk_arrays
@@ -38,7 +37,6 @@ from .inspection import (
     count_outcomes,
     decode_masked_rows,
     plot_masked_chunk,
-    plot_outcome_shares,
 )
 from .random_ops import (
     EVAL_STREAM,
@@ -87,6 +85,5 @@ __all__ = [
     "maskable_positions",
     "masking_key",
     "plot_masked_chunk",
-    "plot_outcome_shares",
     "uniform_draws",
 ]

@@ -124,41 +124,6 @@ def decode_masked_rows(
     ]
 
 
-def plot_outcome_shares(counts: Mapping[str, Mapping[str, float]], spec: MaskingSpec):
-    """Bar chart of the masking recipe as measured: the share of maskable tokens chosen, and how
-    the chosen split into [MASK] / random / kept, one bar group per masking variant (the table of
-    `count_outcomes` results, drawn; no notebook draws it since the table shows the same numbers).
-
-    `counts` maps a label (e.g. "token", "whole word", "collator") to a `count_outcomes` result.
-    Dashed lines mark the target shares, read from `spec`: its
-    `mlm_probability`, `mask_replace_prob`, `random_replace_prob` and the rest (kept).
-    """
-    import matplotlib.pyplot as plt
-
-    names = ["chosen_share", "mask_share", "random_share", "kept_share"]
-    ticks = [
-        "chosen\n(of maskable)",
-        "[MASK]\n(of chosen)",
-        "random\n(of chosen)",
-        "kept\n(of chosen)",
-    ]
-    kept = 1.0 - spec.mask_replace_prob - spec.random_replace_prob
-    targets = [spec.mlm_probability, spec.mask_replace_prob, spec.random_replace_prob, kept]
-    fig, ax = plt.subplots()
-    x = np.arange(len(names))
-    width = 0.8 / max(len(counts), 1)
-    for i, (label, measured) in enumerate(counts.items()):
-        offset = (i - (len(counts) - 1) / 2) * width
-        ax.bar(x + offset, [measured[n] for n in names], width, label=label)
-    for xi, target in zip(x, targets, strict=True):
-        ax.hlines(target, xi - 0.45, xi + 0.45, colors="black", linestyles="--", linewidth=1)
-    ax.set_xticks(x, ticks)
-    ax.set_ylabel("share")
-    ax.set_title("Masking recipe as measured (dashed: target)")
-    ax.legend()
-    return fig
-
-
 # One colour per outcome in `plot_masked_chunk`: (legend label, cell colour, text colour).
 OUTCOME_STYLE = {
     NOT_CHOSEN: ("not chosen", "#eeeeee", "#333333"),
