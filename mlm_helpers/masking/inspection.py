@@ -1,5 +1,5 @@
 """Looking at masks in notebook 03: outcome counts, masked rows as text, a masked chunk drawn as a
-token grid (and the outcome-share bars)."""
+token grid."""
 
 from __future__ import annotations
 
