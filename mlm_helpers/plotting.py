@@ -219,9 +219,11 @@ def plot_perplexity(run: RunLike, *, vocab_size: int | None = None) -> plt.Figur
         values = epoch_metric(run.epochs, "perplexity")
         epochs = column(run.epochs, "epoch")
         before = number(run.results.get("perplexity_before"))
+        label = "after each epoch"
         if vocab_size is not None and not math.isnan(before):
             epochs, values = np.r_[0, epochs], np.r_[before, values]  # the drop, on the axes
-        ax.plot(epochs, values, "o-", color="C3", label="after each epoch")
+            label = "per epoch (0: before training)"
+        ax.plot(epochs, values, "o-", color="C3", label=label)
         if not math.isnan(before):
             ax.axhline(
                 before, color="0.4", linestyle="--", label=f"before training ({before:,.1f})"
@@ -247,7 +249,9 @@ def plot_perplexity(run: RunLike, *, vocab_size: int | None = None) -> plt.Figur
         if shown.size and shown.max() / shown.min() > 10:
             ax.set_yscale("log")
             ylabel = "perplexity (log scale)"
-        ax.legend()
+            if vocab_size is not None:  # room above the curves for the legend
+                ax.set_ylim(top=shown.max() * (shown.max() / shown.min()) ** 0.6)
+        ax.legend(loc="upper right" if vocab_size is not None else "best")
         _integer_ticks(ax)
     else:
         _note(ax, _missing_epochs_note(run))
@@ -431,7 +435,9 @@ def plot_perplexity_by_masking(table: Mapping[str, Mapping[str, float]]) -> plt.
     fig, ax = plt.subplots()
     _grouped_bars(ax, table, "{:,.1f}", ("0.6", "C0", "C1", "C2", "C3"))
     ax.set_yscale("log")
-    ax.set_ylim(bottom=1)
+    top = max((number(v) for row in table.values() for v in row.values()), default=10.0)
+    ax.set_ylim(1, max(top, 10.0) * 100)  # room above the bars for the legend
+    ax.legend(loc="upper center", ncol=len(table), fontsize=9)
     ax.set(
         title="Held-out perplexity, every model on the same masks",
         xlabel="masks used for the evaluation",

@@ -518,6 +518,8 @@ def test_perplexity_figure_with_uniform_guessing_draws_the_drop(run_dir: Path):
     assert np.allclose(per_epoch.get_ydata(), [3640.0, *np.exp(EVAL)])
     assert list(uniform.get_ydata()) == [5000, 5000]
     assert uniform.get_label() == "uniform guessing (perplexity = vocabulary size, 5,000)"
+    assert per_epoch.get_label() == "per epoch (0: before training)"
+    assert ax.get_ylim()[1] > 5_000  # room above the highest line for the legend
     assert ax.get_yscale() == "log"
     with pytest.raises(ValueError, match="vocab_size"):
         plot_perplexity(run_dir, vocab_size=0)
