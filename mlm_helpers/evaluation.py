@@ -404,12 +404,15 @@ def perplexity_by_token_group(
         name: np.unique(np.asarray(list(ids), dtype=np.int64)) for name, ids in groups.items()
     }
     totals = {name: [0.0, 0.0] for name in groups}
+    forward = tf.function(lambda inputs: model(inputs, training=False).logits, autograph=False)
     for inputs, labels in eval_dataset:
-        logits = model(inputs, training=False).logits
         labels = np.asarray(labels, dtype=np.int64)
+        chosen = labels != IGNORE_INDEX
+        logits = tf.boolean_mask(forward(inputs), chosen)[tf.newaxis]  # [1, masked, vocab]
+        hidden = labels[chosen]
         for name, ids in members.items():
-            chosen = np.isin(labels, ids) & (labels != IGNORE_INDEX)
-            loss_sum, count = masked_lm_loss_terms(np.where(chosen, labels, IGNORE_INDEX), logits)
+            in_group = np.where(np.isin(hidden, ids), hidden, IGNORE_INDEX)[np.newaxis]
+            loss_sum, count = masked_lm_loss_terms(in_group, logits)
             totals[name][0] += float(loss_sum)
             totals[name][1] += float(count)
     results = {}
