@@ -382,3 +382,46 @@ def format_fill_mask(
         shown = ", ".join(f"{p['token']} ({p['score']:.{decimals}f})" for p in preds)
         lines.append(f"{prompt} -> {shown}")
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------- notebook 05: loss by kind of word
+
+
+def perplexity_by_token_group(
+    model: Any, eval_dataset: Iterable, groups: Mapping[str, Iterable[int]]
+) -> dict[str, EvalResult]:
+    """Held-out loss per masked token of `model`, apart for each group of token ids:
+    ``{group: EvalResult}``.
+
+    The loss of `perplexity` (`masked_lm_loss_terms` of the model's logits), summed over the masked
+    positions whose original token (label) is in the group and divided by their number; a masked
+    token in no group is not counted, one in two groups counts in both. `eval_dataset` holds Keras
+    ``(inputs, labels)`` batches with fixed masks. Notebook 05 compares the loss on domain tokens
+    (review words the general model does not expect) with the loss on the others, before and after
+    adaptation. Raises ValueError for a group none of whose tokens was masked.
+    """
+    members = {
+        name: np.unique(np.asarray(list(ids), dtype=np.int64)) for name, ids in groups.items()
+    }
+    totals = {name: [0.0, 0.0] for name in groups}
+    forward = tf.function(lambda inputs: model(inputs, training=False).logits, autograph=False)
+    for inputs, labels in eval_dataset:
+        labels = np.asarray(labels, dtype=np.int64)
+        chosen = labels != IGNORE_INDEX
+        logits = tf.boolean_mask(forward(inputs), chosen)[tf.newaxis]  # [1, masked, vocab]
+        hidden = labels[chosen]
+        for name, ids in members.items():
+            in_group = np.where(np.isin(hidden, ids), hidden, IGNORE_INDEX)[np.newaxis]
+            loss_sum, count = masked_lm_loss_terms(in_group, logits)
+            totals[name][0] += float(loss_sum)
+            totals[name][1] += float(count)
+    results = {}
+    for name, (total, count) in totals.items():
+        if count == 0:
+            raise ValueError(
+                f"no masked token of the evaluation set is in group {name!r}: give token ids "
+                "that occur in the held-out chunks (tokenizer.convert_tokens_to_ids)"
+            )
+        loss = total / count
+        results[name] = EvalResult(loss=loss, perplexity=safe_exp(loss), masked_tokens=int(count))
+    return results

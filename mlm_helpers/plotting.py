@@ -4,7 +4,9 @@ or transformers, so it imports fast and works on a run trained elsewhere.
 `plot_run(run, kind)` draws one figure of one run and returns it (save it with
 `mlm_helpers.figures.save_fig`); `plot_run([run, other], metric)` draws several runs on one figure.
 The kinds (`FIGURES`): "epoch_loss", "step_loss", "learning_rate", "perplexity", "fill_mask"; one
-function each (`plot_epoch_loss`, ...), and `compare_runs` for several runs. Runs are a `Run` or a
+function each (`plot_epoch_loss`, ...), and `compare_runs` for several runs. Two figures draw
+tables that notebook 05 measures with `evaluation`: `plot_perplexity_by_masking` (every model on the
+same masks) and `plot_loss_by_word_group` (domain words vs general words, before and after). Runs are a `Run` or a
 run folder's path, read with `run_folder.load_run`; the series come from `reports`, which also
 writes the tables and the summary, so figures and tables read the same numbers.
 
@@ -20,11 +22,12 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .checks import positive_int
 from .reports import NO_EPOCH_NOTE, column, epoch_metric, number, prompt_order
 from .run_folder import RESULTS_FILE, TRAIN_HINT, Run, RunLike, load_run
 
@@ -197,22 +200,30 @@ def plot_learning_rate(run: RunLike) -> plt.Figure:
     return fig
 
 
-def plot_perplexity(run: RunLike) -> plt.Figure:
+def plot_perplexity(run: RunLike, *, vocab_size: int | None = None) -> plt.Figure:
     """Validation perplexity per epoch, with the perplexity before training as a dashed line and
     the unigram baseline (`evaluation.unigram_perplexity`) as a dotted one.
 
     Lines, in order: perplexity per epoch, then the reference lines all_results.json has values
     for: `perplexity_before`, then `unigram_perplexity` (runs older than the baseline have none).
-    The y axis turns logarithmic when the values span more than a factor of 10. With no completed
-    epoch the axes carry a note. Notebook 05 draws it through `plot_run`.
+    With `vocab_size` (the tokenizer's ``len``), the curve starts at epoch 0 with the perplexity
+    before training, so the drop is drawn, and a last line marks uniform guessing: a model that
+    gives every token the same probability has loss ln V, so perplexity V. The y axis turns
+    logarithmic when the values span more than a factor of 10. With no completed epoch the axes
+    carry a note. Notebook 05 draws it through `plot_run`.
     """
     run = load_run(run)
     fig, ax = plt.subplots()
     ylabel = "perplexity"
     if run.epochs:
         values = epoch_metric(run.epochs, "perplexity")
-        ax.plot(column(run.epochs, "epoch"), values, "o-", color="C3", label="after each epoch")
+        epochs = column(run.epochs, "epoch")
         before = number(run.results.get("perplexity_before"))
+        label = "after each epoch"
+        if vocab_size is not None and not math.isnan(before):
+            epochs, values = np.r_[0, epochs], np.r_[before, values]  # the drop, on the axes
+            label = "per epoch (0: before training)"
+        ax.plot(epochs, values, "o-", color="C3", label=label)
         if not math.isnan(before):
             ax.axhline(
                 before, color="0.4", linestyle="--", label=f"before training ({before:,.1f})"
@@ -225,12 +236,22 @@ def plot_perplexity(run: RunLike) -> plt.Figure:
                 linestyle=":",
                 label=f"unigram baseline (word frequencies only): {unigram:,.0f}",
             )
-        shown = np.concatenate([values, [before, unigram]])
+        if vocab_size is not None:
+            positive_int(vocab_size, "vocab_size")
+            ax.axhline(
+                vocab_size,
+                color="C2",
+                linestyle="-.",
+                label=f"uniform guessing (perplexity = vocabulary size, {vocab_size:,})",
+            )
+        shown = np.concatenate([values, [before, unigram, vocab_size or math.nan]])
         shown = shown[np.isfinite(shown) & (shown > 0)]
         if shown.size and shown.max() / shown.min() > 10:
             ax.set_yscale("log")
             ylabel = "perplexity (log scale)"
-        ax.legend()
+            if vocab_size is not None:  # room above the curves for the legend
+                ax.set_ylim(top=shown.max() * (shown.max() / shown.min()) ** 0.6)
+        ax.legend(loc="upper right" if vocab_size is not None else "best")
         _integer_ticks(ax)
     else:
         _note(ax, _missing_epochs_note(run))
@@ -357,12 +378,14 @@ def plot_run(
     *,
     labels: Sequence[str] | None = None,
     smoothing: float = DEFAULT_SMOOTHING,
+    vocab_size: int | None = None,
 ) -> plt.Figure:
     """One figure of a run folder, by `kind` (`FIGURES`), or of several runs on one figure.
 
     A list of runs draws one line per run (`compare_runs`) of `kind` = "eval_loss", "perplexity",
     "train_loss" or "step_loss", labelled with `labels` (default: the runs' names). `smoothing` is
-    the moving average of the per-step losses. Used in notebooks 05 and 06.
+    the moving average of the per-step losses; `vocab_size` adds uniform guessing to the
+    "perplexity" figure (`plot_perplexity`). Used in notebooks 05 and 06.
     """
     if isinstance(run, list | tuple):
         return compare_runs(run, kind, labels, smoothing=smoothing)
@@ -373,4 +396,82 @@ def plot_run(
         )
     if kind == "step_loss":
         return plot_step_loss(run, smoothing=smoothing)
+    if kind == "perplexity":
+        return plot_perplexity(run, vocab_size=vocab_size)
     return FIGURES[kind](run)
+
+
+# ------------------------------------------------------------ tables measured in notebook 05
+
+
+def _grouped_bars(
+    ax: plt.Axes, table: Mapping[str, Mapping[str, float]], fmt: str, colors: Sequence[str]
+) -> None:
+    """One group of bars per inner key (x), one bar per outer key (legend), values on the bars."""
+    series = list(table)
+    groups = list(dict.fromkeys(g for row in table.values() for g in row))
+    width = 0.8 / max(len(series), 1)
+    x = np.arange(len(groups))
+    for i, name in enumerate(series):
+        values = [number(table[name].get(g)) for g in groups]
+        offset = (i - (len(series) - 1) / 2) * width
+        bars = ax.bar(x + offset, values, width, label=name, color=colors[i % len(colors)])
+        ax.bar_label(bars, labels=[fmt.format(v) for v in values], padding=2, fontsize=8)
+    ax.set_xticks(x, labels=[g.replace("_", "-") for g in groups])
+    ax.grid(axis="x", visible=False)
+    ax.legend()
+
+
+def plot_perplexity_by_masking(table: Mapping[str, Mapping[str, float]]) -> plt.Figure:
+    """Held-out perplexity of several models under the same fixed masks of each kind, as grouped
+    bars: one group per masking kind, one bar per model, the value on each bar.
+
+    `table` is ``{model: {kind: perplexity}}`` as `evaluation.perplexity_by_masking` returns it.
+    The y axis is logarithmic (a general model can be thousands of times above an adapted one) and
+    starts at 1, the perplexity of a model that is always sure and right. Notebook 05.
+    """
+    if not table:
+        raise ValueError("the table is empty: pass evaluation.perplexity_by_masking(...)'s result")
+    fig, ax = plt.subplots()
+    _grouped_bars(ax, table, "{:,.1f}", ("0.6", "C0", "C1", "C2", "C3"))
+    ax.set_yscale("log")
+    top = max((number(v) for row in table.values() for v in row.values()), default=10.0)
+    ax.set_ylim(1, max(top, 10.0) * 100)  # room above the bars for the legend
+    ax.legend(loc="upper center", ncol=len(table), fontsize=9)
+    ax.set(
+        title="Held-out perplexity, every model on the same masks",
+        xlabel="masks used for the evaluation",
+        ylabel="perplexity per masked token (log scale)",
+    )
+    return fig
+
+
+def plot_loss_by_word_group(
+    table: Mapping[str, Mapping[str, float]], *, vocab_size: int | None = None
+) -> plt.Figure:
+    """Held-out loss per masked token by kind of word, before and after adaptation, as grouped
+    bars: one group per kind of word, one bar per model, the value on each bar.
+
+    `table` is ``{model: {group: loss}}``, e.g. the ``.loss`` of each
+    `evaluation.perplexity_by_token_group` result. With `vocab_size` a line marks ln V, the loss
+    of uniform guessing. Notebook 05 compares domain words with general ones.
+    """
+    if not table:
+        raise ValueError("the table is empty: pass {model: {group: loss}}")
+    fig, ax = plt.subplots()
+    _grouped_bars(ax, table, "{:.2f}", ("0.6", "C0", "C1", "C2"))
+    if vocab_size is not None:
+        positive_int(vocab_size, "vocab_size")
+        ax.axhline(
+            math.log(vocab_size),
+            color="C2",
+            linestyle="-.",
+            label=f"uniform guessing (ln {vocab_size:,})",
+        )
+        ax.legend()
+    ax.set(
+        title="Held-out loss by kind of masked word",
+        xlabel="the masked token",
+        ylabel="loss per masked token",
+    )
+    return fig

@@ -21,6 +21,7 @@ from mlm_helpers.evaluation import (
     masked_lm_loss,
     masked_lm_loss_terms,
     perplexity,
+    perplexity_by_token_group,
     prediction_slots,
     unigram_perplexity,
 )
@@ -449,3 +450,35 @@ def test_check_adaptation_states_the_claims_of_a_run_that_adapted():
 def test_check_adaptation_names_the_claim_that_failed(results, message):
     with pytest.raises(AssertionError, match=message):
         check_adaptation(results)
+
+
+def test_perplexity_by_token_group_splits_the_loss_by_the_masked_token():
+    """Each group's loss is the mean over its own masked tokens, by hand; two groups that cover
+    every token give back `perplexity`'s total; a group never masked is refused."""
+    table = np.array(
+        [[3.0, 0.0, 0.0, 1.0], [0.0, 2.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 4.0, -2.0]],
+        np.float32,
+    )
+    ids = [np.array([[0, 1, 2, 3]], np.int32), np.array([[3, 2, 1, 0], [0, 0, 1, 1]], np.int32)]
+    labels = [
+        np.array([[1, -100, -100, -100]], np.int32),
+        np.array([[0, 2, 1, -100], [0, -100, 1, 3]], np.int32),
+    ]
+    model, batches = TableModel(table), keras_batches(ids, labels)
+    result = perplexity_by_token_group(model, batches, {"low": [0, 1], "high": {2, 3}})
+
+    flat_ids = np.concatenate([i.ravel() for i in ids])
+    flat_labels = np.concatenate([lab.ravel() for lab in labels])
+    losses = numpy_token_losses(flat_labels[None], table[flat_ids][None])
+    masked = flat_labels[flat_labels != IGNORE_INDEX]
+    for name, members in (("low", [0, 1]), ("high", [2, 3])):
+        mine = losses[np.isin(masked, members)]
+        assert result[name].masked_tokens == mine.size
+        assert result[name].loss == pytest.approx(mine.mean(), rel=1e-6)
+        assert result[name].perplexity == pytest.approx(math.exp(mine.mean()), rel=1e-6)
+    assert result["low"].loss != pytest.approx(result["high"].loss)  # the split matters here
+    whole = perplexity(model, batches)
+    parts = sum(r.loss * r.masked_tokens for r in result.values()) / whole.masked_tokens
+    assert parts == pytest.approx(whole.loss, rel=1e-6)
+    with pytest.raises(ValueError, match="'never'"):
+        perplexity_by_token_group(model, batches, {"never": [1_000]})

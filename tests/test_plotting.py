@@ -28,7 +28,9 @@ from mlm_helpers.plotting import (  # noqa: E402
     plot_epoch_loss,
     plot_fill_mask,
     plot_learning_rate,
+    plot_loss_by_word_group,
     plot_perplexity,
+    plot_perplexity_by_masking,
     plot_run,
     plot_step_loss,
 )
@@ -505,3 +507,47 @@ def test_an_empty_run_object_is_summarized_without_reading_a_folder():
     run = Run(path=Path("runs/x"))  # no such folder: a Run is used as it is, never re-read
     assert summarize_run(run).steps_logged == 0
     assert plot_epoch_loss(run).axes[0].get_lines() == []
+
+
+def test_perplexity_figure_with_uniform_guessing_draws_the_drop(run_dir: Path):
+    """With the vocabulary size, the curve starts at epoch 0 with the perplexity before training
+    and a last line stands at V, the perplexity of uniform guessing."""
+    ax = plot_run(run_dir, "perplexity", vocab_size=5_000).axes[0]
+    per_epoch, before, uniform = ax.get_lines()
+    assert list(per_epoch.get_xdata()) == [0, *range(1, len(EVAL) + 1)]
+    assert np.allclose(per_epoch.get_ydata(), [3640.0, *np.exp(EVAL)])
+    assert list(uniform.get_ydata()) == [5000, 5000]
+    assert uniform.get_label() == "uniform guessing (perplexity = vocabulary size, 5,000)"
+    assert per_epoch.get_label() == "per epoch (0: before training)"
+    assert ax.get_ylim()[1] > 5_000  # room above the highest line for the legend
+    assert ax.get_yscale() == "log"
+    with pytest.raises(ValueError, match="vocab_size"):
+        plot_perplexity(run_dir, vocab_size=0)
+
+
+def test_perplexity_by_masking_bars_one_group_per_kind():
+    table = {
+        "general model": {"token": 1500.0, "whole_word": 1700.0},
+        "adapted": {"token": 19.0, "whole_word": 23.0},
+    }
+    fig = plot_perplexity_by_masking(table)
+    check_labelled(fig)
+    ax = fig.axes[0]
+    heights = [p.get_height() for p in ax.patches]
+    assert heights == [1500.0, 1700.0, 19.0, 23.0]  # model by model, kind by kind
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["token", "whole-word"]
+    assert "1,500.0" in [t.get_text() for t in ax.texts]
+    assert ax.get_yscale() == "log"
+    with pytest.raises(ValueError, match="empty"):
+        plot_perplexity_by_masking({})
+
+
+def test_loss_by_word_group_bars_and_uniform_line():
+    table = {"before": {"domain": 9.0, "general": 6.0}, "after": {"domain": 3.0, "general": 2.5}}
+    ax = plot_loss_by_word_group(table, vocab_size=1_000).axes[0]
+    assert [p.get_height() for p in ax.patches] == [9.0, 6.0, 3.0, 2.5]
+    (uniform,) = ax.get_lines()
+    assert uniform.get_ydata()[0] == pytest.approx(math.log(1_000))
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sorted(legend) == ["after", "before", "uniform guessing (ln 1,000)"]
+    assert not plot_loss_by_word_group(table).axes[0].get_lines()
