@@ -113,6 +113,9 @@ class RunConfig:
     # "refuse" to run (`data.hold_out`).
     eval_overlap: str = "drop"
     max_reviews: int | None = None  # per split, sampled with `seed` before tokenizing; None = all
+    # Processes that tokenize (`datasets.map(num_proc=...)` in `chunking.prepare_chunks`); None:
+    # every core this process may use. Never changes a chunk, only how fast they are made.
+    num_proc: int | None = None
     clean_html: bool = True  # turn "<br />" tags into spaces
     # -- tokenizer and model (notebooks 02 and 04)
     # A Hub model id, a local folder in Hub format, "embedded" (the shipped tiny general-language
@@ -189,6 +192,12 @@ class RunConfig:
             raise invalid(name("chunk_size"), self.chunk_size, "a chunk needs at least 2 tokens")
         for field_name in ("max_reviews", "train_chunks", "eval_chunks", "checkpoint_every_steps"):
             positive_int(getattr(self, field_name), name(field_name), allow_none=True)
+        if self.num_proc is not None and (not is_int(self.num_proc) or self.num_proc < 1):
+            raise invalid(
+                name("num_proc"),
+                self.num_proc,
+                "give a number of processes >= 1, or None (every core)",
+            )
         check_masking(self.masking, self.mlm_probability, owner="RunConfig.")
         for field_name in ("learning_rate", "adam_epsilon"):
             finite_number(getattr(self, field_name), name(field_name), positive=True)
