@@ -381,6 +381,29 @@ def sample_chunks(
     return _sample(pool, n, seed)
 
 
+def _rows(source):
+    yield from source
+
+
+def _on_disk(split):
+    """A split as a `datasets.Dataset`: a streaming one (an ``IterableDataset``, which has no
+    ``num_rows`` to sample from) is written once, row by row, to an Arrow file in a temporary
+    folder (removed at exit), in bounded memory; any other is returned as it is."""
+    import shutil
+    import tempfile
+    import weakref
+
+    import datasets
+
+    if not isinstance(split, datasets.IterableDataset):
+        return split
+    folder = tempfile.mkdtemp(prefix="mlm-streamed-reviews-")
+    weakref.finalize(_on_disk, shutil.rmtree, folder, True)
+    return datasets.Dataset.from_generator(
+        _rows, gen_kwargs={"source": split}, features=split.features, cache_dir=folder
+    )
+
+
 def prepare_chunks(
     config: RunConfig,
     tokenizer: Any = None,
@@ -398,7 +421,8 @@ def prepare_chunks(
     `sample_chunks`, which tokenizes only the shuffled reviews those chunks need (all reviews, in
     order, when the count is None). A sampled chunk is still a full window of real text.
     Tokenizing runs in `tokenizing_processes` processes (`num_proc`, else ``config.num_proc``);
-    chunking in this one, so the chunks are the same whatever the number.
+    chunking in this one, so the chunks are the same whatever the number. `reviews` may be
+    streamed (``load_dataset(..., streaming=True)``): each split is then written once to disk.
     Notebook 03 calls it; notebook 04 through `training.prepare_data`.
     """
     import datasets
@@ -419,13 +443,13 @@ def prepare_chunks(
             f"split(s) {missing} not in the reviews (have {list(reviews)}); set "
             "RunConfig.train_splits / eval_split to splits that exist"
         )
-    needed = hold_out(datasets.DatasetDict({s: reviews[s] for s in splits}), config)
+    needed = hold_out(datasets.DatasetDict({s: _on_disk(reviews[s]) for s in splits}), config)
     num_proc = config.num_proc if num_proc is None else num_proc
 
     def make_chunks(texts):
         processes = tokenizing_processes(num_proc, texts.num_rows)
-        return chunk_tokens(
-            tokenize_reviews(texts, tokenizer, num_proc=processes),
+        return chunk_tokens(  # one process: num_proc=None, the very call it always was
+            tokenize_reviews(texts, tokenizer, num_proc=processes if processes > 1 else None),
             chunk_size,
             batch_size=batch_size,
             max_positions=max_positions_of(tokenizer, limit),

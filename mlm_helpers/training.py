@@ -179,7 +179,12 @@ def make_trainer(
 
 # ----------------------------------------------------------------------------------- data
 def prepare_data(
-    config: RunConfig, *, tokenizer: Any = None, chunks: Any = None, reviews: Any = None
+    config: RunConfig,
+    *,
+    tokenizer: Any = None,
+    chunks: Any = None,
+    reviews: Any = None,
+    in_memory: bool | None = None,
 ) -> tuple[Any, Any]:
     """(tokenizer, `masking.MLMDatasets`) for a run: stages 01-03 in one call (notebook 04).
 
@@ -189,6 +194,8 @@ def prepare_data(
     (`data.hold_out`), so the evaluation is held out in content, not only by name. `chunks` (stage
     02's ``{"train", "eval"}``) or `reviews` skip the steps already done; chunks prepared from
     another dataset than ``config.dataset`` are refused (the run's records would name the wrong one).
+    `in_memory`: as `masking.build_datasets` (None: training chunks beyond
+    `masking.stream.IN_MEMORY_ROWS` are streamed from disk; the batches are the same).
     """
     from .chunking import prepare_chunks
     from .data import load_tokenizer
@@ -212,7 +219,9 @@ def prepare_data(
             f"RunConfig.dataset={made_from!r} (with its text_column and splits), or prepare the "
             "chunks with prepare_chunks(config)"
         )
-    return tokenizer, build_datasets(chunks["train"], chunks["eval"], config, tokenizer)
+    return tokenizer, build_datasets(
+        chunks["train"], chunks["eval"], config, tokenizer, in_memory=in_memory
+    )
 
 
 def _check_data(data: Any, config: RunConfig, tokenizer: Any) -> None:
@@ -471,7 +480,7 @@ def _results(parts: _Parts, state: RunState, after: EvalResult) -> dict[str, Any
         "eval_rows": int(len(data.eval_arrays["labels"])),
         "eval_masked_tokens": after.masked_tokens,
         "unigram_perplexity": unigram_perplexity(
-            data.train_arrays["input_ids"],
+            data.train_input_ids(),
             data.eval_arrays["labels"],
             model.config.vocab_size,
             special_ids=data.spec.special_ids,

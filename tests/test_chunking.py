@@ -518,7 +518,7 @@ def test_prepare_chunks_tokenizes_with_config_num_proc(monkeypatch, small_config
     assert seen and set(seen) == {2}
     seen.clear()
     one = prepare_chunks(config.replace(num_proc=1), tokenizer, reviews)
-    assert set(seen) == {1}
+    assert set(seen) == {None}  # one process: datasets' own default, as before num_proc existed
     for split in ("train", "eval"):
         assert two[split].to_dict() == one[split].to_dict()  # every column, in order
     seen.clear()
@@ -528,7 +528,7 @@ def test_prepare_chunks_tokenizes_with_config_num_proc(monkeypatch, small_config
     seen.clear()
     monkeypatch.setattr(chunking, "MIN_REVIEWS_PER_PROCESS", 10_000)
     prepare_chunks(config.replace(num_proc=2), tokenizer, reviews)  # 400 reviews: one process
-    assert set(seen) == {1}
+    assert set(seen) == {None}
 
 
 def test_tokenizing_in_processes_leaves_no_tokenizer_setting_behind(tokenizer, test_reviews):
@@ -541,3 +541,22 @@ def test_tokenizing_in_processes_leaves_no_tokenizer_setting_behind(tokenizer, t
     assert os.environ.get("TOKENIZERS_PARALLELISM") == before
     one = tokenize_reviews(test_reviews, tokenizer)
     assert two.to_dict() == one.to_dict()
+
+
+def test_prepare_chunks_from_streamed_reviews(small_config, small_reviews, tokenizer):
+    """Reviews streamed (IterableDataset, no num_rows) give the chunks of the same reviews
+    loaded: each split is written once to disk first."""
+
+    def rows(source):
+        yield from source
+
+    def streamed(split):
+        return datasets.IterableDataset.from_generator(
+            rows, gen_kwargs={"source": small_reviews[split]}
+        )
+
+    reviews = datasets.IterableDatasetDict({s: streamed(s) for s in small_reviews})
+    prepared = prepare_chunks(small_config, tokenizer, reviews)
+    expected = prepare_chunks(small_config, tokenizer, small_reviews)
+    for split in ("train", "eval"):
+        assert prepared[split].to_dict() == expected[split].to_dict()
