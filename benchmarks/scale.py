@@ -93,6 +93,38 @@ def write_corpus(folder: Path, n_reviews: int, pool: list[str], seed: int = 0) -
 
 
 # ----------------------------------------------------------------------------- children
+class RssSampler:
+    """The largest anonymous and file-backed resident memory seen in /proc/self/status, polled
+    every `interval` seconds (Linux): ``ru_maxrss`` counts both, and file-backed pages (memory-mapped
+    Arrow files that were read) are page cache the kernel can take back, anonymous ones are not."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        import threading
+
+        self.peak = {"RssAnon": 0, "RssFile": 0}
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._poll, args=(interval,), daemon=True)
+        self.thread.start()
+
+    def _poll(self, interval: float) -> None:
+        status = Path("/proc/self/status")
+        while not self.stopped.wait(interval):
+            if not status.exists():
+                return
+            for line in status.read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in self.peak:
+                    self.peak[key] = max(self.peak[key], int(value.split()[0]))  # kB
+
+    def gib(self) -> dict[str, float]:
+        self.stopped.set()
+        self.thread.join()
+        return {
+            "peak_anon_gib": self.peak["RssAnon"] / 2**20,
+            "peak_file_gib": self.peak["RssFile"] / 2**20,
+        }
+
+
 def peaks() -> dict[str, float]:
     """Peak RSS (GiB) of this process and of the largest of its finished children."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
@@ -123,6 +155,7 @@ def child_train(corpus: str, runs_dir: str, steps: int, in_memory: str) -> None:
         run_name="scale",
         checkpoint_every_steps=None,
     )
+    sampler = RssSampler()
     start = time.perf_counter()
     kwargs = {} if in_memory == "ref" else {"in_memory": in_memory == "memory"}
     tokenizer, data = training.prepare_data(config, **kwargs)
@@ -134,6 +167,7 @@ def child_train(corpus: str, runs_dir: str, steps: int, in_memory: str) -> None:
         json.dumps(
             {
                 **peaks(),
+                **sampler.gib(),
                 "prepare_seconds": prepared,
                 "seconds": total,
                 "train_chunks": data.steps_per_epoch * data.batch_size,
@@ -274,20 +308,21 @@ def report(rows: list, throughput: dict[int, float], steps: int, ref: str | None
     baseline = f"in memory ({ref})" if ref else "in memory"
     print(f"\nPrepare + one short epoch ({steps} steps), every training chunk; 2,000 eval chunks:")
     print(
-        "| reviews | path | training chunks | peak RSS (GiB) | tokenizing processes' peak (GiB) "
-        "| prepare (s) | total (s) |"
+        "| reviews | path | training chunks | peak RSS (GiB) | of which anonymous / file-backed "
+        "(GiB) | tokenizing processes' peak (GiB) | prepare (s) | total (s) |"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
     streamed = {}
     for n, name, result in rows:
         label = name if name == "streamed" else baseline
         if isinstance(result, str):
-            print(f"| {n:,} | {label} | | {result} | | | |")
+            print(f"| {n:,} | {label} | | {result} | | | | |")
             continue
         if name == "streamed":
             streamed[n] = result["peak_gib"]
         print(
             f"| {n:,} | {label} | {result['train_chunks']:,} | {gib(result['peak_gib'])} | "
+            f"{gib(result['peak_anon_gib'])} / {gib(result['peak_file_gib'])} | "
             f"{gib(result['children_peak_gib'])} | {result['prepare_seconds']:.0f} | "
             f"{result['seconds']:.0f} |"
         )

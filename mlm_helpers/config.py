@@ -37,7 +37,9 @@ COLAB_GPU_HELP = (
 )
 MASKING_KINDS = ("token", "whole_word")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-STRATEGIES = ("auto", "default", "mirrored", "tpu")
+# "multi_worker": several machines (or processes) with tf.distribute.MultiWorkerMirroredStrategy,
+# the cluster read from the TF_CONFIG environment variable (README: training on several machines).
+STRATEGIES = ("auto", "default", "mirrored", "tpu", "multi_worker")
 EVAL_OVERLAPS = ("drop", "refuse")  # what `data.hold_out` does with eval reviews also in training
 
 MASK_PLACEHOLDER = "[MASK]"  # how prompts are written here, whatever the tokenizer's mask token

@@ -117,3 +117,30 @@ def test_large_training_sets_stream_from_disk(chunk_set, tokenizer, monkeypatch)
     monkeypatch.setattr(stream, "IN_MEMORY_ROWS", 10)
     large = mk.build_datasets(dataset, dataset.select(range(4)), config, tokenizer)
     assert large.train_arrays is None and large.train_store is not None
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_worker_shards_make_up_the_global_batches(chunk_set, tokenizer, in_memory):
+    """With several workers each one reads its own share of every batch (`shard`); side by side
+    the shards are the single-process batches, masks included, from any resume point; with two
+    local replicas on one worker, its pipeline gives their per-replica batches in turn."""
+    dataset, _ = chunk_set
+    config = RunConfig(batch_size=8, epochs=2, seed=5)
+    data = mk.build_datasets(
+        dataset, dataset.select(range(8)), config, tokenizer, in_memory=in_memory
+    )
+    for epoch, skip in ((0, 0), (1, 2)):
+        whole = collect(data.train_from(epoch, skip))
+        workers = [collect(data.train_from(epoch, skip, shard=(2, i, 2))) for i in (0, 1)]
+        assert len(workers[0]) == len(workers[1]) == len(whole)
+        for step, batch in enumerate(whole):
+            for part in range(3):  # input ids, attention mask, labels
+                joined = np.concatenate([workers[0][step][part], workers[1][step][part]])
+                np.testing.assert_array_equal(joined, batch[part])
+        local = collect(data.train_from(epoch, skip, shard=(1, 0, 2)))
+        assert len(local) == 2 * len(whole)
+        for step, batch in enumerate(whole):
+            joined = np.concatenate([local[2 * step][2], local[2 * step + 1][2]])
+            np.testing.assert_array_equal(joined, batch[2])
+    with pytest.raises(ValueError, match="batch_size=8 cannot be split evenly over 3"):
+        data.train_from(0, shard=(3, 0, 3))

@@ -108,10 +108,18 @@ class MLMDatasets:
         """The training stream of the whole run: `train_from` its first batch."""
         return self.train_from(0)
 
-    def train_from(self, epoch: int = 0, skip_batches: int = 0):
+    def train_from(
+        self, epoch: int = 0, skip_batches: int = 0, *, shard: tuple[int, int, int] | None = None
+    ):
         """The training stream from epoch `epoch` (0-based) and batch `skip_batches` of it to the
         end of the last epoch. Epoch e's order and masks depend only on (seed, e), so this equals
-        the tail of `train`."""
+        the tail of `train`.
+
+        `shard` = (input pipelines, this pipeline, replicas in sync), from a
+        `tf.distribute.InputContext`: this worker's share of every global batch, as per-replica
+        batches for its local replicas in turn (`training` passes it to
+        ``distribute_datasets_from_function`` with several workers). Each worker reads only its
+        own rows; together the workers see exactly the batches of one process."""
         if not 0 <= epoch < self.epochs:
             raise ValueError(f"epoch={epoch!r} is outside the run's epochs 0..{self.epochs - 1}")
         if not 0 <= skip_batches < self.steps_per_epoch:
@@ -128,6 +136,7 @@ class MLMDatasets:
             first_epoch=epoch,
             epochs=self.epochs,
             skip_batches=skip_batches,
+            shard=shard,
         )
 
 
@@ -187,10 +196,21 @@ def _train_stream(
     first_epoch: int,
     epochs: int,
     skip_batches: int = 0,
+    shard: tuple[int, int, int] | None = None,
 ):
     """Epochs `first_epoch`..`epochs` - 1 of `steps` batches each (`MLMDatasets.steps_per_epoch`),
     the first `skip_batches` of the first epoch left out; the rows come from memory (`arrays`) or
-    from a `ChunkStore`, the same either way."""
+    from a `ChunkStore`, the same either way. `shard`: see `MLMDatasets.train_from`."""
+    rows_per_batch, local, first_row = batch_size, 1, 0
+    if shard is not None:
+        pipelines, pipeline, replicas = shard
+        if batch_size % replicas:
+            raise ValueError(
+                f"batch_size={batch_size} cannot be split evenly over {replicas} replicas: "
+                f"choose a RunConfig.batch_size that is a multiple of {replicas}"
+            )
+        rows_per_batch, local = batch_size // replicas, replicas // pipelines
+        first_row = pipeline * local * rows_per_batch
     if isinstance(source, ChunkStore):
         n_rows, gather = source.n_rows, _stored_rows(source, spec)
     else:
@@ -198,12 +218,18 @@ def _train_stream(
 
     # Work on blocks of several batches: one map call masks `group` batches at once, which
     # amortises the per-call cost of tf.data over ~512 rows; unbatch() then yields whole batches.
-    group = max(1, _BLOCK_ROWS // batch_size)
+    group = max(1, _BLOCK_ROWS // rows_per_batch)
 
     def epoch_blocks(epoch):
         order = epoch_permutation(n_rows, seed, epoch)[: steps * batch_size]
-        rows = tf.data.Dataset.from_tensor_slices(tf.reshape(order, (steps, batch_size)))
-        skip = tf.where(tf.equal(epoch, first_epoch), tf.constant(skip_batches, tf.int64), 0)
+        batches = tf.reshape(order, (steps, batch_size))
+        if shard is not None:  # this worker's columns of every batch, one row per local replica
+            mine = batches[:, first_row : first_row + local * rows_per_batch]
+            batches = tf.reshape(mine, (steps * local, rows_per_batch))
+        rows = tf.data.Dataset.from_tensor_slices(batches)
+        skip = tf.where(
+            tf.equal(epoch, first_epoch), tf.constant(skip_batches * local, tf.int64), 0
+        )
         return rows.skip(skip).batch(group).map(lambda block: (epoch, block))
 
     def make_batches(epoch, block):
@@ -218,7 +244,7 @@ def _train_stream(
             batch.get("word_ids"),
             maskable=batch["maskable"],
         )
-        shape = tf.stack([tf.shape(block)[0], batch_size, tf.shape(out["labels"])[-1]])
+        shape = tf.stack([tf.shape(block)[0], rows_per_batch, tf.shape(out["labels"])[-1]])
         inputs = {
             "input_ids": tf.reshape(out["input_ids"], shape),
             "attention_mask": tf.reshape(batch["attention_mask"], shape),
@@ -228,7 +254,7 @@ def _train_stream(
     stream = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_blocks)
     stream = stream.map(make_batches, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     stream = stream.unbatch()
-    total = (epochs - first_epoch) * steps - skip_batches
+    total = ((epochs - first_epoch) * steps - skip_batches) * local
     return stream.apply(tf.data.experimental.assert_cardinality(total)).prefetch(tf.data.AUTOTUNE)
 
 
