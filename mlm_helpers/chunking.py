@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from ._pages import release
 from .checks import one_of, positive_int
 from .config import SCRATCH, RunConfig
 from .data import check_tokenizer
@@ -313,6 +314,7 @@ def chunk_tokens(
             lengths=pc.list_value_length(table.column("input_ids")).to_numpy(),
             pad_id=pad,
         )
+        release(table)  # its memory-mapped pages: read once, not kept (flat memory)
         return pa.table(
             {
                 name: pa.FixedSizeListArray.from_arrays(pa.array(rows[name].ravel()), chunk_size)

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ._pages import release
 from .config import RunConfig, dataset_record
 from .paths import EMBEDDED, EMBEDDED_MODEL_DIR, local_folder
 
@@ -271,7 +272,7 @@ def validate_split(
     columns = [text_column, label_column] if labelled else [text_column]
     has_text, labels = False, set()
     row = 0
-    for batch in dataset.select_columns(columns).iter(batch_size=READ_BATCH):
+    for batch in _batches(dataset, columns, READ_BATCH):
         texts = batch[text_column]
         for i, text in enumerate(texts, row):
             if not isinstance(text, str):
@@ -414,10 +415,20 @@ def text_hash(text: str) -> bytes:
     return hashlib.blake2b(clean_text(text).encode("utf-8"), digest_size=16).digest()
 
 
+def _batches(dataset, columns: Sequence[str], batch_size: int) -> Iterator[dict[str, list]]:
+    """`columns` of `dataset`, `batch_size` rows at a time, as Python lists; each batch's
+    memory-mapped pages are released once it has been read (`_pages.release`), so a pass over a
+    split of any size keeps only one batch in memory."""
+    for table in dataset.select_columns(list(columns)).with_format("arrow").iter(batch_size):
+        batch = {name: table.column(name).to_pylist() for name in columns}
+        release(table)
+        yield batch
+
+
 def _hash_blocks(dataset, batch_size: int = HASH_BATCH) -> Iterator[np.ndarray]:
     """`text_hash` of every row as 16-byte NumPy values, `batch_size` rows at a time (a split
     never becomes one Python list)."""
-    for batch in dataset.select_columns("text").iter(batch_size=batch_size):
+    for batch in _batches(dataset, ["text"], batch_size):
         yield np.array([text_hash(text) for text in batch["text"]], dtype="S16")
 
 
@@ -434,7 +445,7 @@ def split_by_hash(dataset, share: float) -> tuple[Any, Any]:
     shares = np.concatenate(
         [
             np.fromiter(map(hash_share, batch["text"]), float, len(batch["text"]))
-            for batch in dataset.select_columns("text").iter(batch_size=READ_BATCH)
+            for batch in _batches(dataset, ["text"], READ_BATCH)
         ]
         or [np.zeros(0)]
     )

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .._pages import release
 from .inputs import chunk_arrays
 
 WRITE_ROWS = 8_192  # chunks checked and written per step (about 9 MB at 128 tokens)
@@ -91,12 +92,10 @@ class ChunkStore:
         try:
             with partial.open("wb") as handle:
                 for start in range(0, n_rows, WRITE_ROWS):
-                    arrays = chunk_arrays(
-                        _batch(chunks, start, min(start + WRITE_ROWS, n_rows)),
-                        need_word_ids=need_word_ids,
-                        vocab_size=vocab_size,
-                    )
+                    batch = _batch(chunks, start, min(start + WRITE_ROWS, n_rows))
+                    arrays = chunk_arrays(batch, need_word_ids=need_word_ids, vocab_size=vocab_size)
                     handle.write(store._records(arrays).tobytes())
+                    release(batch if hasattr(batch, "columns") else None)
             os.replace(partial, path)  # a killed write leaves no store that looks whole
         finally:
             partial.unlink(missing_ok=True)
