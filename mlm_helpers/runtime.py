@@ -277,7 +277,7 @@ def _multi_worker_strategy(tf: Any) -> Any:
             "strategy='multi_worker' trains on the cluster that the TF_CONFIG environment "
             "variable describes, and TF_CONFIG is not set: set it on every worker, e.g. "
             '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": '
-            '"worker", "index": 0}} (README: "Training on several machines"), or choose another '
+            '"worker", "index": 0}} (README: "At scale"), or choose another '
             "RunConfig.strategy"
         )
     options = tf.distribute.experimental.CommunicationOptions(
