@@ -21,6 +21,8 @@ Run from the repository root (after 13:00 on a shared machine: the 1M size takes
    and paths never share a process. A path that fails (out of memory) is reported as such.
 3. **Tokenizing throughput**: `chunking.tokenize_reviews` on `--throughput-reviews` reviews with
    ``num_proc=1`` and ``num_proc=2`` (fresh cache each, best of two runs).
+4. With ``--prepare-sizes``, issue 26's memory table: `chunking.prepare_chunks` on the embedded
+   profile's defaults and `training.prepare_data` with ``train_chunks=None``, one child each.
 
 Targets (issue 26, a 2-core machine): peak RSS of the streamed path at 1M reviews <= 2 GiB and at
 most 1.2x its peak at 100k; tokenizing with ``num_proc=2`` >= 1.6x the reviews per second of
@@ -178,6 +180,28 @@ def child_train(corpus: str, runs_dir: str, steps: int, in_memory: str) -> None:
     )
 
 
+def child_prepare(corpus: str, what: str) -> None:
+    """In the child: the issue's memory table: `chunking.prepare_chunks` on the embedded profile's
+    defaults (3,000 training chunks sampled), or `training.prepare_data` with every chunk."""
+    import mlm_helpers  # noqa: F401 - before TensorFlow
+    from mlm_helpers import runtime
+    from mlm_helpers.config import embedded_profile
+
+    runtime.quiet_libraries()
+    sampler = RssSampler()
+    start = time.perf_counter()
+    if what == "prepare_chunks":
+        from mlm_helpers.chunking import prepare_chunks
+
+        prepare_chunks(embedded_profile(dataset=corpus))
+    else:
+        from mlm_helpers import training
+
+        training.prepare_data(embedded_profile(dataset=corpus, train_chunks=None))
+    seconds = time.perf_counter() - start
+    print(json.dumps({**peaks(), **sampler.gib(), "seconds": seconds}))
+
+
 def child_tokenize(corpus: str, num_proc: int) -> None:
     """In the child: tokenize the train + unsupervised splits with `num_proc` processes."""
     import datasets
@@ -244,6 +268,12 @@ def main(argv: list[str] | None = None) -> None:
         help="largest corpus the in-memory baseline is tried on",
     )
     parser.add_argument("--throughput-reviews", type=int, default=100_000)
+    parser.add_argument(
+        "--prepare-sizes",
+        default="",
+        help="sizes for the issue's memory table (prepare_chunks sampled; prepare_data with every "
+        "chunk), e.g. 50000,100000,200000",
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per child")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -251,6 +281,8 @@ def main(argv: list[str] | None = None) -> None:
         kind, *rest = args.child
         if kind == "train":
             child_train(rest[0], rest[1], int(rest[2]), rest[3])
+        elif kind == "prepare":
+            child_prepare(rest[0], rest[1])
         else:
             child_tokenize(rest[0], int(rest[1]))
         return
@@ -300,7 +332,30 @@ def main(argv: list[str] | None = None) -> None:
                     rate = result["reviews"] / result["seconds"]
                     throughput[num_proc] = max(throughput.get(num_proc, 0.0), rate)
                 print(f"  tokenize num_proc={num_proc}: {result}", flush=True)
+        prepared = []
+        for n in [int(x) for x in args.prepare_sizes.split(",") if x]:
+            corpus = tmp / f"corpus-prepare-{n}"
+            write_corpus(corpus, n, pool, seed=2)
+            for what in ("prepare_chunks", "prepare_data"):
+                cache = tmp / f"cache-prepare-{n}-{what}"
+                env = dict(base_env, HF_DATASETS_CACHE=str(cache))
+                result = run_child(["--child", "prepare", str(corpus), what], env, args.timeout)
+                subprocess.run(["rm", "-rf", str(cache)])
+                prepared.append((n, what, result))
+                print(f"  {what} {n:,}: {result}", flush=True)
+            subprocess.run(["rm", "-rf", str(corpus)])
     report(rows, throughput, args.steps, args.baseline_ref)
+    if prepared:
+        print("\n| reviews | step | peak RSS (GiB) | anonymous / file-backed (GiB) | time (s) |")
+        print("|---:|---|---:|---:|---:|")
+        for n, what, result in prepared:
+            if isinstance(result, str):
+                print(f"| {n:,} | {what} | {result} | | |")
+                continue
+            print(
+                f"| {n:,} | {what} | {gib(result['peak_gib'])} | {gib(result['peak_anon_gib'])} / "
+                f"{gib(result['peak_file_gib'])} | {result['seconds']:.0f} |"
+            )
 
 
 def report(rows: list, throughput: dict[int, float], steps: int, ref: str | None) -> None:
