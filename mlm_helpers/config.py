@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import types
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -306,9 +307,16 @@ class RunConfig:
         return cls(**data)
 
     def save(self, path: str | os.PathLike) -> Path:
+        """Write the config as JSON, atomically (a temporary file renamed over `path`): a reader,
+        e.g. another worker resuming the run, sees the old or the new file, never half of one."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")  # as run_folder's
+        try:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod
