@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the repository root, for tools/
+sys.path.append(str(ROOT))  # for tools/; after PYTHONPATH, which may name a baseline package
 RSS_TARGET_GIB = 2.0
 FLAT_TARGET = 1.2
 THROUGHPUT_TARGET = 1.6
@@ -202,8 +202,11 @@ def child_prepare(corpus: str, what: str) -> None:
     print(json.dumps({**peaks(), **sampler.gib(), "seconds": seconds}))
 
 
-def child_tokenize(corpus: str, num_proc: int) -> None:
-    """In the child: tokenize the train + unsupervised splits with `num_proc` processes."""
+def child_tokenize(corpus: str, num_proc: int, threads: str) -> None:
+    """In the child: tokenize the train + unsupervised splits with `num_proc` processes; with
+    `threads` "one", the fast tokenizer's own threads off (``TOKENIZERS_PARALLELISM=false``)."""
+    if threads == "one":
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
     import datasets
 
     from mlm_helpers.chunking import tokenize_reviews
@@ -240,6 +243,7 @@ def run_child(args: list[str], env: dict[str, str], timeout: float) -> dict | st
 
 def reference_package(ref: str, folder: Path) -> Path:
     """The package as it was at git `ref`, extracted into `folder` (for the baseline)."""
+    folder.mkdir(parents=True, exist_ok=True)
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", ref, "mlm_helpers"], capture_output=True, check=True
     ).stdout
@@ -284,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
         elif kind == "prepare":
             child_prepare(rest[0], rest[1])
         else:
-            child_tokenize(rest[0], int(rest[1]))
+            child_tokenize(rest[0], int(rest[1]), rest[2])
         return
 
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -321,17 +325,23 @@ def main(argv: list[str] | None = None) -> None:
         if args.throughput_reviews:
             corpus = tmp / "corpus-throughput"
             write_corpus(corpus, args.throughput_reviews * 4 // 3, pool, seed=1)
-            for num_proc in (1, 2, 1, 2):
-                cache = tmp / f"cache-tok-{num_proc}-{len(throughput)}"
+            runs = [(1, "threads"), (1, "one"), (2, "one")] * 2
+            for num_proc, threads in runs:
+                cache = tmp / f"cache-tok-{num_proc}-{threads}-{len(throughput)}"
                 env = dict(base_env, HF_DATASETS_CACHE=str(cache))
                 result = run_child(
-                    ["--child", "tokenize", str(corpus), str(num_proc)], env, args.timeout
+                    ["--child", "tokenize", str(corpus), str(num_proc), threads],
+                    env,
+                    args.timeout,
                 )
                 subprocess.run(["rm", "-rf", str(cache)])
+                key = f"num_proc={num_proc}" + (
+                    ", tokenizer threads" if threads == "threads" else ""
+                )
                 if isinstance(result, dict):
                     rate = result["reviews"] / result["seconds"]
-                    throughput[num_proc] = max(throughput.get(num_proc, 0.0), rate)
-                print(f"  tokenize num_proc={num_proc}: {result}", flush=True)
+                    throughput[key] = max(throughput.get(key, 0.0), rate)
+                print(f"  tokenize {key}: {result}", flush=True)
         prepared = []
         for n in [int(x) for x in args.prepare_sizes.split(",") if x]:
             corpus = tmp / f"corpus-prepare-{n}"
@@ -390,12 +400,15 @@ def report(rows: list, throughput: dict[int, float], steps: int, ref: str | None
             f"at {min(streamed):,} ({verdict} the targets <= {RSS_TARGET_GIB:g} GiB, "
             f"<= {FLAT_TARGET}x)"
         )
-    if 1 in throughput and 2 in throughput:
-        ratio = throughput[2] / throughput[1]
-        verdict = "meets" if ratio >= THROUGHPUT_TARGET else "MISSES"
+    if "num_proc=1" in throughput and "num_proc=2" in throughput:
+        one, two = throughput["num_proc=1"], throughput["num_proc=2"]
+        threaded = throughput.get("num_proc=1, tokenizer threads")
+        verdict = "meets" if two / one >= THROUGHPUT_TARGET else "MISSES"
         print(
-            f"tokenizing: {throughput[1]:,.0f} reviews/s with num_proc=1, {throughput[2]:,.0f} "
-            f"with num_proc=2: {ratio:.2f}x ({verdict} the target >= {THROUGHPUT_TARGET}x)"
+            f"tokenizing (reviews/s, best of 2): num_proc=1 {one:,.0f}, num_proc=2 {two:,.0f}: "
+            f"{two / one:.2f}x ({verdict} the target >= {THROUGHPUT_TARGET}x); one process with "
+            f"the fast tokenizer's own threads (the default when num_proc=1): "
+            f"{threaded or float('nan'):,.0f}, so num_proc=2 is {two / (threaded or two):.2f}x that"
         )
 
 
