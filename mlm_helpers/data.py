@@ -67,10 +67,25 @@ def clean_text(text: str, *, html: bool = True) -> str:
 def clean_dataset(dataset, *, html: bool = True, num_proc: int | None = None):
     """`clean_text` applied to the ``text`` column of a Dataset or DatasetDict (cached by datasets)."""
 
-    def clean_batch(batch: dict[str, list]) -> dict[str, list]:
-        return {"text": [clean_text(t, html=html) for t in batch["text"]]}
+    import pyarrow as pa
 
-    return dataset.map(clean_batch, batched=True, num_proc=num_proc, desc="cleaning")
+    def clean_batch(table: pa.Table) -> pa.Table:
+        where = table.schema.get_field_index("text")
+        cleaned = [clean_text(t, html=html) for t in table.column(where).to_pylist()]
+        out = table.set_column(where, "text", pa.array(cleaned, table.schema.field(where).type))
+        release(table)  # read once: its memory-mapped pages need not stay (`_pages`)
+        return out
+
+    def clean(split):
+        arrow = split.with_format("arrow")
+        done = arrow.map(
+            clean_batch, batched=True, num_proc=num_proc, features=split.features, desc="cleaning"
+        )
+        return done.with_format(split.format["type"])
+
+    if hasattr(dataset, "num_rows") and not isinstance(dataset.num_rows, dict):
+        return clean(dataset)
+    return type(dataset)({name: clean(split) for name, split in dataset.items()})
 
 
 # --------------------------------------------------------------------------- loading
