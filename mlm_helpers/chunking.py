@@ -34,11 +34,14 @@ No TensorFlow here: this module is usable (and tested) without it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
+from ._pages import release
 from .checks import one_of, positive_int
 from .config import SCRATCH, RunConfig
 from .data import check_tokenizer
@@ -51,6 +54,9 @@ TAIL_POLICIES = ("drop", "pad")
 TOKEN_COLUMNS = ("input_ids", "attention_mask", "word_ids")
 _ARROW_TYPES = {"input_ids": "int32", "attention_mask": "int8", "word_ids": "int32"}
 _NO_LIMIT = 1_000_000  # transformers uses a huge int as model_max_length when none is known
+# Below this many reviews per process, starting processes costs more than it saves
+# (benchmarks/scale.py measures both): a small corpus is tokenized in this process.
+MIN_REVIEWS_PER_PROCESS = 10_000
 
 
 # --------------------------------------------------------------------------- checks
@@ -85,6 +91,41 @@ def check_chunk_size(
 
 
 # --------------------------------------------------------------------------- tokenizing
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, which a batch scheduler or a
+    container sets; ``os.cpu_count()`` where the system does not say)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def tokenizing_processes(num_proc: int | None, reviews: int) -> int:
+    """How many processes tokenize `reviews` reviews: `num_proc` (`RunConfig.num_proc`; None:
+    every available core), at most one per `MIN_REVIEWS_PER_PROCESS` reviews, at least one."""
+    wanted = available_cores() if num_proc is None else num_proc
+    return max(1, min(wanted, reviews // MIN_REVIEWS_PER_PROCESS))
+
+
+@contextlib.contextmanager
+def _tokenizer_threads_off(num_proc: int | None) -> Iterator[None]:
+    """With several processes, each one tokenizes on one thread (``TOKENIZERS_PARALLELISM=false``
+    while they run): the processes already fill the cores, and a fast tokenizer that used its
+    threads before the fork would otherwise warn and turn them off itself."""
+    if not num_proc or num_proc < 2:
+        yield
+        return
+    previous = os.environ.get("TOKENIZERS_PARALLELISM")
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["TOKENIZERS_PARALLELISM"]
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = previous
+
+
 def _token_features():
     import datasets
 
@@ -105,7 +146,8 @@ def tokenize_reviews(
 
     Output columns (all others removed): ``input_ids``, ``attention_mask`` and ``word_ids`` (-1 for
     the special tokens), one row per review, with ``[CLS]``/``[SEP]`` and no truncation — chunking
-    cuts long reviews instead. Used in notebook 02 and by `prepare_chunks`.
+    cuts long reviews instead. `num_proc` processes share the work (each row is tokenized alone,
+    so the rows are the same for any `num_proc`). Used in notebook 02 and by `prepare_chunks`.
     """
     check_tokenizer(tokenizer)
 
@@ -127,15 +169,16 @@ def tokenize_reviews(
             f"no {text_column!r} column to tokenize (columns: {columns}); pass "
             "text_column=... or load the reviews with mlm_helpers.data.load_reviews"
         )
-    return reviews.map(
-        tokenize_batch,
-        batched=True,
-        batch_size=batch_size,
-        num_proc=num_proc,
-        remove_columns=columns,
-        features=_token_features(),
-        desc="tokenizing",
-    )
+    with _tokenizer_threads_off(num_proc):
+        return reviews.map(
+            tokenize_batch,
+            batched=True,
+            batch_size=batch_size,
+            num_proc=num_proc,
+            remove_columns=columns,
+            features=_token_features(),
+            desc="tokenizing",
+        )
 
 
 def _column_names(dataset) -> list[str]:
@@ -271,6 +314,7 @@ def chunk_tokens(
             lengths=pc.list_value_length(table.column("input_ids")).to_numpy(),
             pad_id=pad,
         )
+        release(table)  # its memory-mapped pages: read once, not kept (flat memory)
         return pa.table(
             {
                 name: pa.FixedSizeListArray.from_arrays(pa.array(rows[name].ravel()), chunk_size)
@@ -339,6 +383,29 @@ def sample_chunks(
     return _sample(pool, n, seed)
 
 
+def _rows(source):
+    yield from source
+
+
+def _on_disk(split):
+    """A split as a `datasets.Dataset`: a streaming one (an ``IterableDataset``, which has no
+    ``num_rows`` to sample from) is written once, row by row, to an Arrow file in a temporary
+    folder (removed at exit), in bounded memory; any other is returned as it is."""
+    import shutil
+    import tempfile
+    import weakref
+
+    import datasets
+
+    if not isinstance(split, datasets.IterableDataset):
+        return split
+    folder = tempfile.mkdtemp(prefix="mlm-streamed-reviews-")
+    weakref.finalize(_on_disk, shutil.rmtree, folder, True)
+    return datasets.Dataset.from_generator(
+        _rows, gen_kwargs={"source": split}, features=split.features, cache_dir=folder
+    )
+
+
 def prepare_chunks(
     config: RunConfig,
     tokenizer: Any = None,
@@ -355,6 +422,9 @@ def prepare_chunks(
     ``config.train_splits`` and ``config.eval_chunks`` from ``config.eval_split`` (held out) by
     `sample_chunks`, which tokenizes only the shuffled reviews those chunks need (all reviews, in
     order, when the count is None). A sampled chunk is still a full window of real text.
+    Tokenizing runs in `tokenizing_processes` processes (`num_proc`, else ``config.num_proc``);
+    chunking in this one, so the chunks are the same whatever the number. `reviews` may be
+    streamed (``load_dataset(..., streaming=True)``): each split is then written once to disk.
     Notebook 03 calls it; notebook 04 through `training.prepare_data`.
     """
     import datasets
@@ -375,11 +445,13 @@ def prepare_chunks(
             f"split(s) {missing} not in the reviews (have {list(reviews)}); set "
             "RunConfig.train_splits / eval_split to splits that exist"
         )
-    needed = hold_out(datasets.DatasetDict({s: reviews[s] for s in splits}), config)
+    needed = hold_out(datasets.DatasetDict({s: _on_disk(reviews[s]) for s in splits}), config)
+    num_proc = config.num_proc if num_proc is None else num_proc
 
     def make_chunks(texts):
-        return chunk_tokens(
-            tokenize_reviews(texts, tokenizer, num_proc=num_proc),
+        processes = tokenizing_processes(num_proc, texts.num_rows)
+        return chunk_tokens(  # one process: num_proc=None, the very call it always was
+            tokenize_reviews(texts, tokenizer, num_proc=processes if processes > 1 else None),
             chunk_size,
             batch_size=batch_size,
             max_positions=max_positions_of(tokenizer, limit),

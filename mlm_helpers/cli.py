@@ -146,6 +146,11 @@ def _add_config_arguments(command: argparse.ArgumentParser, *, source: bool = Fa
     command.add_argument(
         "--label-column", help="the column holding the labels (RunConfig.label_column)"
     )
+    command.add_argument(
+        "--num-proc",
+        type=int,
+        help="processes that tokenize the corpus (RunConfig.num_proc; default: every core)",
+    )
     command.add_argument("--runs-dir", help="folder holding run folders (e.g. on Google Drive)")
     command.add_argument("--run-name", help="name of the run folder inside the runs folder")
     if source:
@@ -278,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The RunConfig a command line describes."""
     overrides = parse_overrides(args.assignments)
-    for name in ("epochs", "runs_dir", "run_name", "text_column", "label_column"):
+    for name in ("epochs", "runs_dir", "run_name", "text_column", "label_column", "num_proc"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value

@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import types
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,9 @@ COLAB_GPU_HELP = (
 )
 MASKING_KINDS = ("token", "whole_word")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-STRATEGIES = ("auto", "default", "mirrored", "tpu")
+# "multi_worker": several machines (or processes) with tf.distribute.MultiWorkerMirroredStrategy,
+# the cluster read from the TF_CONFIG environment variable (README: training on several machines).
+STRATEGIES = ("auto", "default", "mirrored", "tpu", "multi_worker")
 EVAL_OVERLAPS = ("drop", "refuse")  # what `data.hold_out` does with eval reviews also in training
 
 MASK_PLACEHOLDER = "[MASK]"  # how prompts are written here, whatever the tokenizer's mask token
@@ -113,6 +116,9 @@ class RunConfig:
     # "refuse" to run (`data.hold_out`).
     eval_overlap: str = "drop"
     max_reviews: int | None = None  # per split, sampled with `seed` before tokenizing; None = all
+    # Processes that tokenize (`datasets.map(num_proc=...)` in `chunking.prepare_chunks`); None:
+    # every core this process may use. Never changes a chunk, only how fast they are made.
+    num_proc: int | None = None
     clean_html: bool = True  # turn "<br />" tags into spaces
     # -- tokenizer and model (notebooks 02 and 04)
     # A Hub model id, a local folder in Hub format, "embedded" (the shipped tiny general-language
@@ -189,6 +195,12 @@ class RunConfig:
             raise invalid(name("chunk_size"), self.chunk_size, "a chunk needs at least 2 tokens")
         for field_name in ("max_reviews", "train_chunks", "eval_chunks", "checkpoint_every_steps"):
             positive_int(getattr(self, field_name), name(field_name), allow_none=True)
+        if self.num_proc is not None and (not is_int(self.num_proc) or self.num_proc < 1):
+            raise invalid(
+                name("num_proc"),
+                self.num_proc,
+                "give a number of processes >= 1, or None (every core)",
+            )
         check_masking(self.masking, self.mlm_probability, owner="RunConfig.")
         for field_name in ("learning_rate", "adam_epsilon"):
             finite_number(getattr(self, field_name), name(field_name), positive=True)
@@ -295,9 +307,16 @@ class RunConfig:
         return cls(**data)
 
     def save(self, path: str | os.PathLike) -> Path:
+        """Write the config as JSON, atomically (a temporary file renamed over `path`): a reader,
+        e.g. another worker resuming the run, sees the old or the new file, never half of one."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")  # as run_folder's
+        try:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod

@@ -35,12 +35,15 @@ from typing import Any
 
 import numpy as np
 
+from ._pages import release
 from .config import RunConfig, dataset_record
 from .paths import EMBEDDED, EMBEDDED_MODEL_DIR, local_folder
 
 EMBEDDED_VOCAB = EMBEDDED_MODEL_DIR / "vocab.txt"  # the shipped WordPiece vocabulary
 UNLABELLED_SPLITS = ("unsupervised",)
 _FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv", ".txt": "text"}
+READ_BATCH = 10_000  # rows read at a time by the checks that go over a whole split
+HASH_BATCH = 100_000  # texts hashed at a time by the held-out check (1.6 MB of hashes)
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t]{2,}")
 
@@ -64,10 +67,25 @@ def clean_text(text: str, *, html: bool = True) -> str:
 def clean_dataset(dataset, *, html: bool = True, num_proc: int | None = None):
     """`clean_text` applied to the ``text`` column of a Dataset or DatasetDict (cached by datasets)."""
 
-    def clean_batch(batch: dict[str, list]) -> dict[str, list]:
-        return {"text": [clean_text(t, html=html) for t in batch["text"]]}
+    import pyarrow as pa
 
-    return dataset.map(clean_batch, batched=True, num_proc=num_proc, desc="cleaning")
+    def clean_batch(table: pa.Table) -> pa.Table:
+        where = table.schema.get_field_index("text")
+        cleaned = [clean_text(t, html=html) for t in table.column(where).to_pylist()]
+        out = table.set_column(where, "text", pa.array(cleaned, table.schema.field(where).type))
+        release(table)  # read once: its memory-mapped pages need not stay (`_pages`)
+        return out
+
+    def clean(split):
+        arrow = split.with_format("arrow")
+        done = arrow.map(
+            clean_batch, batched=True, num_proc=num_proc, features=split.features, desc="cleaning"
+        )
+        return done.with_format(split.format["type"])
+
+    if hasattr(dataset, "num_rows") and not isinstance(dataset.num_rows, dict):
+        return clean(dataset)
+    return type(dataset)({name: clean(split) for name, split in dataset.items()})
 
 
 # --------------------------------------------------------------------------- loading
@@ -242,7 +260,9 @@ def split_names(source: str | Mapping[str, Any]) -> list[str] | None:
 def validate_split(
     dataset, split: str, *, text_column: str = "text", label_column: str = "label"
 ) -> None:
-    """Raise `DataError` unless `dataset` has str texts and labels in {0, 1} (-1 if unlabelled)."""
+    """Raise `DataError` unless `dataset` has str texts and labels in {0, 1} (-1 if unlabelled).
+
+    Reads `READ_BATCH` rows at a time, so a split of any size is checked in bounded memory."""
     if dataset.num_rows == 0:
         raise DataError(f"split {split!r} is empty: check the files or the down-sampling size")
     if text_column not in dataset.column_names:
@@ -263,22 +283,30 @@ def validate_split(
             f"split {split!r} has no {text_column!r} column (columns: {dataset.column_names})"
             f"{hint} (RunConfig.text_column, --text-column on the command line)"
         )
-    texts = dataset[text_column]
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise DataError(
-                f"split {split!r}, row {i}: text is {type(text).__name__} ({text!r:.60}), "
-                "not str; drop or fill such rows first (dataset.filter(...))"
-            )
-    if not any(clean_text(text) for text in texts):
+    labelled = label_column in dataset.column_names
+    columns = [text_column, label_column] if labelled else [text_column]
+    has_text, labels = False, set()
+    row = 0
+    for batch in _batches(dataset, columns, READ_BATCH):
+        texts = batch[text_column]
+        for i, text in enumerate(texts, row):
+            if not isinstance(text, str):
+                raise DataError(
+                    f"split {split!r}, row {i}: text is {type(text).__name__} ({text!r:.60}), "
+                    "not str; drop or fill such rows first (dataset.filter(...))"
+                )
+        has_text = has_text or any(clean_text(text) for text in texts)
+        if labelled:
+            labels.update(batch[label_column])
+        row += len(texts)
+    if not has_text:
         raise DataError(
-            f"split {split!r} has no text left after cleaning: all {len(texts)} texts are empty or "
-            f"only <br /> tags; check that the {text_column!r} column holds the reviews"
+            f"split {split!r} has no text left after cleaning: all {dataset.num_rows} texts are "
+            f"empty or only <br /> tags; check that the {text_column!r} column holds the reviews"
         )
-    if label_column in dataset.column_names:
-        labels = np.asarray(list(dataset[label_column]), dtype=object)
+    if labelled:
         allowed = {0, 1, -1} if split in UNLABELLED_SPLITS else {0, 1}
-        bad = sorted({v for v in set(labels.tolist()) if v not in allowed}, key=str)
+        bad = sorted({v for v in labels if v not in allowed}, key=str)
         if bad:
             raise DataError(
                 f"split {split!r} has labels {bad[:5]} in column {label_column!r} outside "
@@ -402,10 +430,21 @@ def text_hash(text: str) -> bytes:
     return hashlib.blake2b(clean_text(text).encode("utf-8"), digest_size=16).digest()
 
 
-def _hashes(dataset) -> Iterator[bytes]:
-    """`text_hash` of every row, read in batches (a Hub split does not become one Python list)."""
-    for batch in dataset.select_columns("text").iter(batch_size=1_000):
-        yield from map(text_hash, batch["text"])
+def _batches(dataset, columns: Sequence[str], batch_size: int) -> Iterator[dict[str, list]]:
+    """`columns` of `dataset`, `batch_size` rows at a time, as Python lists; each batch's
+    memory-mapped pages are released once it has been read (`_pages.release`), so a pass over a
+    split of any size keeps only one batch in memory."""
+    for table in dataset.select_columns(list(columns)).with_format("arrow").iter(batch_size):
+        batch = {name: table.column(name).to_pylist() for name in columns}
+        release(table)
+        yield batch
+
+
+def _hash_blocks(dataset, batch_size: int = HASH_BATCH) -> Iterator[np.ndarray]:
+    """`text_hash` of every row as 16-byte NumPy values, `batch_size` rows at a time (a split
+    never becomes one Python list)."""
+    for batch in _batches(dataset, ["text"], batch_size):
+        yield np.array([text_hash(text) for text in batch["text"]], dtype="S16")
 
 
 def hash_share(text: str) -> float:
@@ -418,7 +457,13 @@ def split_by_hash(dataset, share: float) -> tuple[Any, Any]:
     """(rest, held out): the rows whose `hash_share` is below `share` are held out. Reproducible
     without a seed, independent of row order, and a text repeated in the corpus never lands on
     both sides. `RunConfig.held_out_share` uses it; DataError when a side would be empty."""
-    shares = np.fromiter(map(hash_share, dataset["text"]), float, dataset.num_rows)
+    shares = np.concatenate(
+        [
+            np.fromiter(map(hash_share, batch["text"]), float, len(batch["text"]))
+            for batch in _batches(dataset, ["text"], READ_BATCH)
+        ]
+        or [np.zeros(0)]
+    )
     held = np.flatnonzero(shares < share)
     rest = np.flatnonzero(shares >= share)
     if held.size == 0 or rest.size == 0:
@@ -455,10 +500,22 @@ def held_out_overlap(reviews, train_splits: Sequence[str], eval_split: str) -> l
     """Rows of ``reviews[eval_split]`` whose text (cleaned, hashed) also occurs in a training split.
 
     The leak check of `hold_out` (so of every run) and of `describe_corpus` (notebook 01): held out
-    means disjoint in content, not only in split name.
+    means disjoint in content, not only in split name. Bounded memory: the evaluation split's
+    hashes are kept, sorted (16 bytes a review); the training splits are hashed `HASH_BATCH` texts
+    at a time and looked up in them, never held.
     """
-    seen = {h for split in train_splits for h in _hashes(reviews[split])}
-    return [i for i, h in enumerate(_hashes(reviews[eval_split])) if h in seen]
+    held = list(_hash_blocks(reviews[eval_split]))
+    if not held:
+        return []
+    unique, inverse = np.unique(np.concatenate(held), return_inverse=True)
+    found = np.zeros(unique.size, dtype=bool)
+    for split in train_splits:
+        for block in _hash_blocks(reviews[split]):
+            where = np.searchsorted(unique, block)
+            inside = where < unique.size
+            where, block = where[inside], block[inside]
+            found[where[unique[where] == block]] = True
+    return np.flatnonzero(found[inverse.ravel()]).tolist()
 
 
 def hold_out(reviews, config: RunConfig):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -216,16 +216,16 @@ def unigram_perplexity(
     """Perplexity per masked token of a model that ignores the context: every masked token is
     predicted from how often each token id occurs in the training chunks.
 
-    `train_ids` are the training chunks' input ids (any shape; ids in `special_ids`, e.g. the
-    tokenizer's ``all_special_ids`` for [CLS]/[SEP]/[PAD], are not counted); `eval_labels` hold the
-    token to predict where a token was masked and -100 elsewhere, as for `perplexity`. The
-    probability of id ``t`` is ``(count[t] + 1) / (counted + vocab_size)`` over the ``counted``
-    tokens (add-one smoothing: an id never seen in training is not infinitely surprising); the
-    result is exp of the mean negative log-probability over the masked positions. The gap between it and the model's
-    `perplexity` on the same labels is what the model gains from context rather than from knowing
-    which words are common. Pure numpy (no TensorFlow).
+    `train_ids` are the training chunks' input ids (any shape, or an iterator of such blocks, read
+    one at a time: `masking.MLMDatasets.train_input_ids` of chunks on disk; ids in `special_ids`,
+    e.g. the tokenizer's ``all_special_ids`` for [CLS]/[SEP]/[PAD], are not counted);
+    `eval_labels` hold the token to predict where a token was masked and -100 elsewhere, as for
+    `perplexity`. The probability of id ``t`` is ``(count[t] + 1) / (counted + vocab_size)`` over
+    the ``counted`` tokens (add-one smoothing: an id never seen in training is not infinitely
+    surprising); the result is exp of the mean negative log-probability over the masked positions.
+    The gap between it and the model's `perplexity` on the same labels is what the model gains from
+    context rather than from knowing which words are common. Pure numpy (no TensorFlow).
     """
-    ids = np.asarray(train_ids, dtype=np.int64).ravel()
     labels = np.asarray(eval_labels, dtype=np.int64).ravel()
     scored = labels[labels != IGNORE_INDEX]
     if scored.size == 0:
@@ -233,22 +233,35 @@ def unigram_perplexity(
             "eval_labels have no scored tokens (every label is -100): pass the labels of "
             "fixed-mask evaluation batches (masking.build_datasets / fixed_eval_masks)"
         )
-    lowest = min(int(scored.min()), int(ids.min(initial=0)))
+    blocks = train_ids if isinstance(train_ids, Iterator) else iter([train_ids])
+    special = np.asarray(list(special_ids), dtype=np.int64)
+    counts = np.zeros(vocab_size, dtype=np.int64)
+    counted_size = 0
+    _check_token_ids(scored, vocab_size)
+    for block in blocks:
+        ids = np.asarray(block, dtype=np.int64).ravel()
+        _check_token_ids(ids, vocab_size)
+        counted = ids[~np.isin(ids, special)]
+        counts += np.bincount(counted, minlength=vocab_size)
+        counted_size += counted.size
+    log_probability = np.log(counts.astype(np.float64) + 1.0) - np.log(counted_size + vocab_size)
+    return safe_exp(-float(log_probability[scored].mean()))
+
+
+def _check_token_ids(ids: np.ndarray, vocab_size: int) -> None:
+    """ValueError unless every id of `ids` lies in [0, vocab_size) (`unigram_perplexity`)."""
+    lowest = int(ids.min(initial=0))
     if lowest < 0:
         raise ValueError(
             f"token id {lowest} is negative: train_ids must be input ids (no -100 there) and "
             f"eval_labels may use only -100 ({IGNORE_INDEX}) for positions that are not scored"
         )
-    largest = max(int(scored.max()), int(ids.max(initial=0)))
+    largest = int(ids.max(initial=0))
     if vocab_size <= largest:
         raise ValueError(
             f"vocab_size={vocab_size} is too small for token id {largest} (ids run from 0 to "
             f"vocab_size - 1): pass len(tokenizer)"
         )
-    counted = ids[~np.isin(ids, np.asarray(list(special_ids), dtype=np.int64))]
-    counts = np.bincount(counted, minlength=vocab_size).astype(np.float64)
-    log_probability = np.log(counts + 1.0) - np.log(counted.size + vocab_size)
-    return safe_exp(-float(log_probability[scored].mean()))
 
 
 def perplexity_by_masking(

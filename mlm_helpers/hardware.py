@@ -9,6 +9,10 @@
   faster (benchmarks/training.py, tiny model, 2 cores, 2026-11-26), and off across several logical
   CPUs, whose variables one XLA cluster cannot reach.
 - **replicas**: the `tf.distribute` strategy's; the model and optimizer are created in its scope.
+- **workers** (``strategy="multi_worker"``, several machines through ``TF_CONFIG``): how many, and
+  whether this one is the **chief**, the only one that writes the run folder; the others write
+  what TensorFlow asks every worker to write (checkpoints, the saved model) to a temporary folder
+  of their own (`Hardware.write_dir`), removed at the end.
 - **determinism**: TensorFlow op determinism on a CPU (bit-identical reruns), off on GPU/TPU for speed.
 
 Notebook 04 prints these decisions before training. The arithmetic of a run's cost (FLOPs, peaks,
@@ -19,8 +23,10 @@ utilisation line.
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import runtime
@@ -51,6 +57,9 @@ class Hardware:
     strategy: Any = field(default=None, repr=False, compare=False)
     notes: tuple[str, ...] = ()
     device: str = ""  # the first GPU's name ("Tesla T4"), for `cost.utilisation_line`
+    workers: int = 1
+    chief: bool = True  # the one worker that writes the run folder
+    task: str = ""  # this worker's place in TF_CONFIG ("worker 1"), with several workers
 
     @classmethod
     def resolve(cls, config: RunConfig, *, deterministic: bool | None = None) -> Hardware:
@@ -65,6 +74,7 @@ class Hardware:
         if jit and accelerator == "cpu" and replicas > 1:
             jit = False
             notes = ("XLA is off: it cannot compile across several logical CPU devices.",)
+        workers, task = _cluster(strategy)
         return cls(
             accelerator=accelerator,
             precision=resolve_precision(config.precision, accelerator),
@@ -74,26 +84,49 @@ class Hardware:
             strategy=strategy,
             notes=notes,
             device=details.get("device_name", ""),
+            workers=workers,
+            chief=bool(strategy.extended.should_checkpoint),
+            task=task,
         )
 
     def __str__(self) -> str:
         replicas = f"{self.replicas} replica{'s' if self.replicas > 1 else ''}"
+        if self.workers > 1:
+            replicas += f" on {self.workers} workers"
         return (
             f"{self.accelerator}: {self.precision}, XLA {'on' if self.jit else 'off'}, {replicas}"
         )
+
+    def write_dir(self, run_dir: Path) -> Path:
+        """Where this worker writes: the run folder on the chief; on any other worker a temporary
+        folder of its own (the caller removes it), as TensorFlow asks of every worker's saves."""
+        if self.chief:
+            return run_dir
+        return Path(tempfile.mkdtemp(prefix=f"{run_dir.name}-{self.task.replace(' ', '')}-"))
 
     def policies(self) -> contextlib.AbstractContextManager[None]:
         """`training_policies` for this precision: build the model inside it."""
         return training_policies(self.precision)
 
     def record(self) -> dict[str, Any]:
-        """The fields all_results.json records."""
-        return {
+        """The fields all_results.json records (``workers`` only when there are several)."""
+        record = {
             "precision": self.precision,
             "jit_compile": self.jit,
             "replicas": self.replicas,
             "accelerator": self.accelerator,
         }
+        return record if self.workers == 1 else {**record, "workers": self.workers}
+
+
+def _cluster(strategy: Any) -> tuple[int, str]:
+    """(workers, this task as "worker 1" or "chief 0") of a multi-worker strategy; (1, "") else."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    spec = resolver.cluster_spec() if resolver is not None else None
+    if not spec or not spec.jobs:
+        return 1, ""
+    workers = sum(spec.num_tasks(job) for job in ("chief", "worker") if job in spec.jobs)
+    return workers, f"{resolver.task_type} {resolver.task_id}"
 
 
 @contextlib.contextmanager

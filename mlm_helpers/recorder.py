@@ -86,7 +86,9 @@ class RunRecorder(keras.callbacks.Callback):
     """The bookkeeping of one training run, as a Keras callback (see the module docstring).
 
     `mlm` is the transformers model (Keras calls the compiled trainer `self.model`) and `optimizer`
-    its optimizer: both go into the checkpoints. `evaluate()` evaluates on the held-out chunks.
+    its optimizer: both go into the checkpoints. Everything is written to `run_dir`; `restore`
+    reads the checkpoints of `restore_dir` (default: `run_dir`; a non-chief worker writes to its
+    temporary folder and restores the chief's). `evaluate()` evaluates on the held-out chunks.
     `history` is history.json's content (updated in place); `state`, set before `fit` (the state
     restored, or the run's first), is state.json's, replaced by a new `RunState` at every checkpoint.
     """
@@ -102,9 +104,11 @@ class RunRecorder(keras.callbacks.Callback):
         evaluate: Callable[[], EvalResult],
         history: dict[str, list],
         verbose: int,
+        restore_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self.config, self.steps_per_epoch, self.run_dir = config, steps_per_epoch, run_dir
+        self.restore_dir = run_dir if restore_dir is None else restore_dir
         # logged per step: the rate each step really used (the optimizer's KerasSchedule looks it up)
         self.rates = optimizer.learning_rate.schedule.curve()
         self.mlm, self.optimizer = mlm, optimizer
@@ -146,6 +150,9 @@ class RunRecorder(keras.callbacks.Callback):
         one, with a notice in `notices`; ResumeError when none can be read.
         """
         candidates = list(reversed(self.manager.checkpoints))  # newest first
+        if self.restore_dir != self.run_dir:  # a worker restores what the chief saved
+            saved = tf.train.get_checkpoint_state(str(self.restore_dir / CHECKPOINT_DIR))
+            candidates = list(reversed(saved.all_model_checkpoint_paths)) if saved else []
         if not candidates:
             return False
         path, failures = _newest_readable(self.checkpoint, candidates)

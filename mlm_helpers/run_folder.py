@@ -54,6 +54,7 @@ RESUMABLE_CHANGES = (
     "top_k",
     "jit_compile",
     "strategy",
+    "num_proc",
 )
 
 

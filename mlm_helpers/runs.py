@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import preflight, training
+from . import preflight, runtime, training
 from .checks import one_of
 from .config import PROFILES, SCRATCH, RunConfig
 from .cost import estimate
@@ -131,27 +131,92 @@ def open_run(
                 f"mode={mode!r} trains, but {source!r} is a published model: reopen it"
             )
         return OpenedRun(**vars(open_folder(_local_copy(source, config.run_dir.parent))))
-    if _decide(config, mode) == "reopen":  # reading only: no claim (the folder may be read-only)
-        return _reopen(config, verbose and mode != "reopen", train.get("tokenizer"))
-    preflight.check_run(config, tokenizer=train.get("tokenizer"))  # before any file or work
-    taken_over: list[str] = []
-    with claim(config.run_dir, taken_over):  # before anything is written
-        if verbose and taken_over:
-            print(*taken_over, sep="\n")
-        action = _decide(config, mode)  # again: the folder may have changed before the claim
-        if action == "reopen":
+    team = runtime.get_strategy(config.strategy) if config.strategy == MULTI_WORKER else None
+    if team is not None and not team.extended.should_checkpoint:
+        return _follow_chief(config, team, verbose, train)
+    said: list[str] = []
+
+    def say(action: str) -> None:
+        """With several workers, tell them once what the chief does (they wait for it)."""
+        if team is not None and not said:
+            said.append(action)
+            _chief_says(team, ACTIONS.index(action) if action in ACTIONS else REFUSED)
+
+    try:
+        if _decide(config, mode) == "reopen":  # reading only: no claim (may be read-only)
+            say("reopen")
             return _reopen(config, verbose and mode != "reopen", train.get("tokenizer"))
-        if action == "resave":
-            return _resave(config, verbose, taken_over)
-        if verbose and mode != "train" and action != "afresh":
-            doing = "Resuming" if action == "resume" else "Training"
-            cost = _cost(config, getattr(train.get("data"), "steps_per_epoch", None))
-            print(f"{doing} {config.run_name!r} here, as asked (mode={mode!r}): {cost}.")
-        start = {"train": "fresh"}.get(action, action)
-        trained = training.train(config, start=start, verbose=verbose, **train)
+        preflight.check_run(config, tokenizer=train.get("tokenizer"))  # before any file or work
+        taken_over: list[str] = []
+        with claim(config.run_dir, taken_over):  # before anything is written
+            if verbose and taken_over:
+                print(*taken_over, sep="\n")
+            action = _decide(config, mode)  # again: the folder may have changed before the claim
+            say(action)
+            if action == "reopen":
+                return _reopen(config, verbose and mode != "reopen", train.get("tokenizer"))
+            if action == "resave":
+                return _resave(config, verbose, taken_over)
+            if verbose and mode != "train" and action != "afresh":
+                doing = "Resuming" if action == "resume" else "Training"
+                cost = _cost(config, getattr(train.get("data"), "steps_per_epoch", None))
+                print(f"{doing} {config.run_name!r} here, as asked (mode={mode!r}): {cost}.")
+            start = {"train": "fresh"}.get(action, action)
+            trained = training.train(config, start=start, verbose=verbose, **train)
+    except BaseException:
+        say("refused")  # the other workers stop too, instead of waiting for a run that never comes
+        raise
+    if team is not None:
+        _chief_says(team, 0)  # every file is written: the other workers may read the run
     run = load_run(config.run_dir)
     loaded = {"model": trained.model, "tokenizer": trained.tokenizer}
     return OpenedRun(**vars(run), notices=(*taken_over, *trained.notices), loaded=loaded)
+
+
+# ------------------------------------------------------------------------- several workers
+MULTI_WORKER = "multi_worker"
+ACTIONS = ("train", "resume", "afresh", "reopen", "resave")  # what the chief may decide
+REFUSED = -1
+
+
+def _chief_says(strategy: Any, code: int) -> int:
+    """The chief's `code` on every worker: a sum over all replicas, to which only the chief's
+    first replica adds its code (a collective, so it also waits for every worker)."""
+    tf = runtime.import_tensorflow()
+    mine = code if strategy.extended.should_checkpoint else 0
+
+    def value() -> Any:
+        first = tf.equal(tf.distribute.get_replica_context().replica_id_in_sync_group, 0)
+        return tf.where(first, tf.constant(mine, tf.int64), tf.constant(0, tf.int64))
+
+    total = strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(value), axis=None)
+    return int(total.numpy())
+
+
+def _follow_chief(config: RunConfig, strategy: Any, verbose: int, train: dict) -> OpenedRun:
+    """A worker other than the chief: do what the chief decided (`_chief_says`), training with
+    it into a temporary folder (`hardware.Hardware.write_dir`); the run folder is the chief's."""
+    code = _chief_says(strategy, 0)
+    if code == REFUSED:
+        raise RuntimeError(
+            f"the chief worker stopped before training {config.run_name!r} (its output says why); "
+            "nothing was written by this worker"
+        )
+    action = ACTIONS[code]
+    if action in ("reopen", "resave"):  # nothing to train: the chief reads or re-saves the run
+        return _reopen(config, False, train.get("tokenizer"))
+    resolver = strategy.cluster_resolver
+    if verbose:
+        print(
+            f"{resolver.task_type} {resolver.task_id}: training {config.run_name!r} with the "
+            "chief, which writes the run folder; this worker writes only to a temporary folder, "
+            "removed at the end"
+        )
+    start = {"train": "fresh"}.get(action, action)
+    trained = training.train(config, start=start, verbose=0, **train)
+    _chief_says(strategy, 0)  # wait until the chief has written every file of the run
+    loaded = {"model": trained.model, "tokenizer": trained.tokenizer}
+    return OpenedRun(**vars(load_run(config.run_dir)), loaded=loaded)
 
 
 def _decide(config: RunConfig, mode: str) -> str:

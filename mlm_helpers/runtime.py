@@ -233,15 +233,27 @@ def split_cpu(replicas: int = 2) -> None:
     )
 
 
+TF_CONFIG_ENV = "TF_CONFIG"
+COLLECTIVE_TIMEOUT_SECONDS = 600  # a worker that waits this long for the others fails, not hangs
+_MULTI_WORKER: list[Any] = []  # the one MultiWorkerMirroredStrategy of this process
+
+
 def get_strategy(kind: str = "auto") -> Any:
     """Return a `tf.distribute` strategy.
 
     kind: "auto" (TPU if present, Mirrored over several GPUs, else the default strategy),
-    "default", "mirrored" (all GPUs, or all logical CPUs when there is no GPU), or "tpu".
+    "default", "mirrored" (all GPUs, or all logical CPUs when there is no GPU), "tpu", or
+    "multi_worker": `tf.distribute.MultiWorkerMirroredStrategy` over the cluster that the
+    ``TF_CONFIG`` environment variable describes (one per process, created before TensorFlow
+    runs anything else; collectives time out after `COLLECTIVE_TIMEOUT_SECONDS`).
     """
     tf = import_tensorflow()
-    if kind not in ("auto", "default", "mirrored", "tpu"):
-        raise ValueError(f"strategy must be auto, default, mirrored or tpu, got {kind!r}")
+    if kind not in ("auto", "default", "mirrored", "tpu", "multi_worker"):
+        raise ValueError(
+            f"strategy must be auto, default, mirrored, tpu or multi_worker, got {kind!r}"
+        )
+    if kind == "multi_worker":
+        return _multi_worker_strategy(tf)
     if kind == "tpu" or (kind == "auto" and detect_accelerator() == "tpu"):
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         tf.config.experimental_connect_to_cluster(resolver)
@@ -254,6 +266,34 @@ def get_strategy(kind: str = "auto") -> Any:
     if kind == "auto" and len(gpus) > 1:
         return tf.distribute.MirroredStrategy([d.name for d in gpus])
     return tf.distribute.get_strategy()
+
+
+def _multi_worker_strategy(tf: Any) -> Any:
+    """The process's MultiWorkerMirroredStrategy (created once: TensorFlow allows no second)."""
+    if _MULTI_WORKER:
+        return _MULTI_WORKER[0]
+    if not os.environ.get(TF_CONFIG_ENV):
+        raise ValueError(
+            "strategy='multi_worker' trains on the cluster that the TF_CONFIG environment "
+            "variable describes, and TF_CONFIG is not set: set it on every worker, e.g. "
+            '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": '
+            '"worker", "index": 0}} (README: "At scale"), or choose another '
+            "RunConfig.strategy"
+        )
+    options = tf.distribute.experimental.CommunicationOptions(
+        timeout_seconds=COLLECTIVE_TIMEOUT_SECONDS
+    )
+    try:
+        strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    except (RuntimeError, ValueError) as err:
+        raise RuntimeError(
+            f"MultiWorkerMirroredStrategy could not start ({err}). It must be created before "
+            "TensorFlow runs anything in the process: start every worker as a fresh process "
+            "(python -m mlm_helpers train --set strategy=multi_worker), not in a notebook "
+            "that has already built datasets or models"
+        ) from err
+    _MULTI_WORKER.append(strategy)
+    return strategy
 
 
 def library_versions() -> dict[str, str]:

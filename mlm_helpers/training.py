@@ -15,8 +15,10 @@ epoch first, bit for bit); **finish**: the model in Hub format and all_results.j
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -179,7 +181,12 @@ def make_trainer(
 
 # ----------------------------------------------------------------------------------- data
 def prepare_data(
-    config: RunConfig, *, tokenizer: Any = None, chunks: Any = None, reviews: Any = None
+    config: RunConfig,
+    *,
+    tokenizer: Any = None,
+    chunks: Any = None,
+    reviews: Any = None,
+    in_memory: bool | None = None,
 ) -> tuple[Any, Any]:
     """(tokenizer, `masking.MLMDatasets`) for a run: stages 01-03 in one call (notebook 04).
 
@@ -189,6 +196,8 @@ def prepare_data(
     (`data.hold_out`), so the evaluation is held out in content, not only by name. `chunks` (stage
     02's ``{"train", "eval"}``) or `reviews` skip the steps already done; chunks prepared from
     another dataset than ``config.dataset`` are refused (the run's records would name the wrong one).
+    `in_memory`: as `masking.build_datasets` (None: training chunks beyond
+    `masking.stream.IN_MEMORY_ROWS` are streamed from disk; the batches are the same).
     """
     from .chunking import prepare_chunks
     from .data import load_tokenizer
@@ -212,7 +221,9 @@ def prepare_data(
             f"RunConfig.dataset={made_from!r} (with its text_column and splits), or prepare the "
             "chunks with prepare_chunks(config)"
         )
-    return tokenizer, build_datasets(chunks["train"], chunks["eval"], config, tokenizer)
+    return tokenizer, build_datasets(
+        chunks["train"], chunks["eval"], config, tokenizer, in_memory=in_memory
+    )
 
 
 def _check_data(data: Any, config: RunConfig, tokenizer: Any) -> None:
@@ -228,16 +239,36 @@ def _check_data(data: Any, config: RunConfig, tokenizer: Any) -> None:
         )
 
 
-def _fit(trainer: Any, data: Any, recorder: RunRecorder, callbacks: Sequence[Any], verbose: int):
+def _train_data(parts: _Parts, epoch: int, skip: int = 0) -> Any:
+    """The training stream from (epoch, skip); with several workers, each worker's own share of
+    every batch (`masking.MLMDatasets.train_from`'s ``shard``), through
+    ``distribute_datasets_from_function``."""
+    data, hardware = parts.data, parts.hardware
+    if hardware.workers == 1:
+        return data.train_from(epoch, skip)
+
+    def per_worker(context: Any) -> Any:
+        shard = (
+            context.num_input_pipelines,
+            context.input_pipeline_id,
+            context.num_replicas_in_sync,
+        )
+        return data.train_from(epoch, skip, shard=shard)
+
+    return hardware.strategy.distribute_datasets_from_function(per_worker)
+
+
+def _fit(parts: _Parts, recorder: RunRecorder, callbacks: Sequence[Any], verbose: int):
     """Run `fit` from the recorder's step to the last epoch, finishing an interrupted epoch first
     (the stream restarts at that epoch's batch); the history is on disk whatever happens."""
+    trainer = parts.trainer
     epochs, per_epoch = recorder.config.epochs, recorder.steps_per_epoch
     first_epoch, skip = divmod(recorder.global_step, per_epoch)
     fit = dict(callbacks=[recorder, *callbacks], verbose=1 if verbose == 1 else 0)
     try:
         if skip:
             trainer.fit(
-                data.train_from(first_epoch, skip),
+                _train_data(parts, first_epoch, skip),
                 epochs=first_epoch + 1,
                 initial_epoch=first_epoch,
                 steps_per_epoch=per_epoch - skip,
@@ -246,7 +277,7 @@ def _fit(trainer: Any, data: Any, recorder: RunRecorder, callbacks: Sequence[Any
             first_epoch += 1
         if first_epoch < epochs and not recorder.diverged:
             trainer.fit(
-                data.train_from(first_epoch),
+                _train_data(parts, first_epoch),
                 epochs=epochs,
                 initial_epoch=first_epoch,
                 steps_per_epoch=per_epoch,
@@ -284,6 +315,7 @@ class _Parts:
     optimizer: Any
     trainer: MaskedLMTrainer
     evaluator: MaskedLMEvaluator
+    write_dir: Path  # the run folder (a non-chief worker: its temporary folder)
 
     def evaluate(self) -> EvalResult:
         return self.evaluator.evaluate(self.data.eval)
@@ -323,38 +355,46 @@ def train(
     one_of(verbose, "verbose", (0, 1, 2))
     one_of(start, "train(start=...)", STARTS)
     preflight.check_run(config, tokenizer=tokenizer)  # before any work or any file
+    # The strategy first: MultiWorkerMirroredStrategy must exist before TensorFlow runs an op.
+    hardware = Hardware.resolve(config, deterministic=deterministic)
     if data is None:
         tokenizer, data = prepare_data(config, tokenizer=tokenizer, chunks=chunks)
     else:
         _check_data(data, config, tokenizer)
     schedule = Schedule.from_config(config, data.steps_per_epoch)  # before any work
-    hardware = Hardware.resolve(config, deterministic=deterministic)
     saved, history = _check_run(config, hardware, start)
     runtime.seed_everything(config.seed, deterministic=hardware.deterministic, tensorflow=True)
-    with hardware.policies():
-        parts = _build(config, tokenizer, data, schedule, hardware)
-        notices, previous = _prepare_folder(config, start)  # every check has passed
-        recorder = RunRecorder(
-            config=config,
-            steps_per_epoch=data.steps_per_epoch,
-            run_dir=config.run_dir,
-            mlm=parts.model,
-            optimizer=parts.optimizer,
-            evaluate=parts.evaluate,
-            history=history,
-            verbose=verbose,
-        )
-        restored = start == "resume" and recorder.restore()
-        notices += recorder.notices + _restart_notice(config, start, restored, history)
-        if verbose:
-            print(*notices, *hardware.notes, _announce(parts, restored), sep="\n")
-        if restored:
-            recorder.state = saved
-        else:  # a fresh model: nothing trained in this folder counts
-            history.update(steps=[], epochs=[])
-            recorder.state = _start_state(parts, previous, verbose)
-        _fit(parts.trainer, data, recorder, callbacks, verbose)
-        _finish(parts, recorder)
+    write_dir = hardware.write_dir(config.run_dir)  # the run folder, except on a non-chief worker
+    verbose = verbose if hardware.chief else 0
+    try:
+        with hardware.policies():
+            parts = _build(config, tokenizer, data, schedule, hardware, write_dir)
+            notices, previous = _prepare_folder(config, start) if hardware.chief else ([], None)
+            recorder = RunRecorder(
+                config=config,
+                steps_per_epoch=data.steps_per_epoch,
+                run_dir=write_dir,
+                mlm=parts.model,
+                optimizer=parts.optimizer,
+                evaluate=parts.evaluate,
+                history=history,
+                verbose=verbose,
+                restore_dir=config.run_dir,  # every worker resumes from the chief's checkpoint
+            )
+            restored = start == "resume" and recorder.restore()
+            notices += recorder.notices + _restart_notice(config, start, restored, history)
+            if verbose:
+                print(*notices, *hardware.notes, _announce(parts, restored), sep="\n")
+            if restored:
+                recorder.state = saved
+            else:  # a fresh model: nothing trained in this folder counts
+                history.update(steps=[], epochs=[])
+                recorder.state = _start_state(parts, previous, verbose)
+            _fit(parts, recorder, callbacks, verbose)
+            _finish(parts, recorder)
+    finally:
+        if write_dir != config.run_dir:  # a non-chief worker's temporary folder
+            shutil.rmtree(write_dir, ignore_errors=True)
     return Trained(parts.model, tokenizer, notices)
 
 
@@ -364,7 +404,7 @@ def _check_run(
     """Check the run folder for `start`, changing nothing, and return the saved state and history
     (`run_folder.resume_files`; none unless resuming). A resumed run keeps its precision."""
     run_dir = config.run_dir
-    if start == "fresh" and holds_run(run_dir):
+    if start == "fresh" and hardware.chief and holds_run(run_dir):  # others follow the chief
         raise FileExistsError(
             f"{run_dir} already holds a run: resume it or start it afresh (runs.open_run's mode)"
         )
@@ -407,7 +447,12 @@ def _restart_notice(config: RunConfig, start: str, restored: bool, history: dict
 
 
 def _build(
-    config: RunConfig, tokenizer: Any, data: Any, schedule: Schedule, hardware: Hardware
+    config: RunConfig,
+    tokenizer: Any,
+    data: Any,
+    schedule: Schedule,
+    hardware: Hardware,
+    write_dir: Path,
 ) -> _Parts:
     """Model, optimizer and trainer, created in the strategy's scope, and the evaluator (call
     under `hardware.policies()`)."""
@@ -420,7 +465,9 @@ def _build(
     evaluator = MaskedLMEvaluator(
         model, jit_compile=hardware.jit, prediction_share=config.mlm_probability
     )
-    return _Parts(config, tokenizer, data, schedule, hardware, model, optimizer, trainer, evaluator)
+    return _Parts(
+        config, tokenizer, data, schedule, hardware, model, optimizer, trainer, evaluator, write_dir
+    )
 
 
 def _announce(parts: _Parts, restored: bool) -> str:
@@ -452,7 +499,7 @@ def _start_state(parts: _Parts, previous: str | None, verbose: int) -> RunState:
     )
     if verbose:
         print(f"before training: {before}", flush=True)
-    return state.write(parts.config.run_dir)
+    return state.write(parts.write_dir)
 
 
 def _results(parts: _Parts, state: RunState, after: EvalResult) -> dict[str, Any]:
@@ -471,7 +518,7 @@ def _results(parts: _Parts, state: RunState, after: EvalResult) -> dict[str, Any
         "eval_rows": int(len(data.eval_arrays["labels"])),
         "eval_masked_tokens": after.masked_tokens,
         "unigram_perplexity": unigram_perplexity(
-            data.train_arrays["input_ids"],
+            data.train_input_ids(),
             data.eval_arrays["labels"],
             model.config.vocab_size,
             special_ids=data.spec.special_ids,
@@ -493,7 +540,7 @@ def _results(parts: _Parts, state: RunState, after: EvalResult) -> dict[str, Any
 def _finish(parts: _Parts, recorder: RunRecorder) -> None:
     """End the run: on a diverged loss, mark it so and raise `TrainingDiverged`; otherwise save
     the model and tokenizer in Hub format, write all_results.json and mark the run finished."""
-    run_dir, state = parts.config.run_dir, recorder.state
+    run_dir, state = parts.write_dir, recorder.state
     recorder.close()
     if recorder.diverged:
         state.write(run_dir, status="diverged")

@@ -487,3 +487,76 @@ def test_no_tensorflow_import():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+# --------------------------------------------------------------------------- num_proc
+@settings(max_examples=50, deadline=None)
+@given(st.one_of(st.none(), st.integers(1, 64)), st.integers(0, 10**7))
+def test_tokenizing_processes_bounds(num_proc, reviews):
+    """At least one process; never more than asked (every core when None), nor more than one per
+    MIN_REVIEWS_PER_PROCESS reviews."""
+    processes = chunking.tokenizing_processes(num_proc, reviews)
+    wanted = chunking.available_cores() if num_proc is None else num_proc
+    assert 1 <= processes <= max(1, wanted)
+    assert processes == 1 or processes <= reviews // chunking.MIN_REVIEWS_PER_PROCESS
+
+
+def test_prepare_chunks_tokenizes_with_config_num_proc(monkeypatch, small_config, tokenizer):
+    """prepare_chunks passes RunConfig.num_proc to datasets.map (every core when None) once the
+    corpus is large enough, and the chunks are the same as with one process."""
+    reviews = load_reviews(small_config.replace(max_reviews=400))
+    seen = []
+
+    def spying(texts, *args, num_proc=None, **kwargs):
+        seen.append(num_proc)
+        return tokenize_reviews(texts, *args, num_proc=num_proc, **kwargs)
+
+    monkeypatch.setattr(chunking, "tokenize_reviews", spying)
+    monkeypatch.setattr(chunking, "MIN_REVIEWS_PER_PROCESS", 50)
+    config = small_config.replace(train_chunks=None, eval_chunks=None)
+    two = prepare_chunks(config.replace(num_proc=2), tokenizer, reviews)
+    assert seen and set(seen) == {2}
+    seen.clear()
+    one = prepare_chunks(config.replace(num_proc=1), tokenizer, reviews)
+    assert set(seen) == {None}  # one process: datasets' own default, as before num_proc existed
+    for split in ("train", "eval"):
+        assert two[split].to_dict() == one[split].to_dict()  # every column, in order
+    seen.clear()
+    monkeypatch.setattr(chunking, "available_cores", lambda: 3)
+    prepare_chunks(config, tokenizer, reviews)  # num_proc=None: every core
+    assert set(seen) == {3}
+    seen.clear()
+    monkeypatch.setattr(chunking, "MIN_REVIEWS_PER_PROCESS", 10_000)
+    prepare_chunks(config.replace(num_proc=2), tokenizer, reviews)  # 400 reviews: one process
+    assert set(seen) == {None}
+
+
+def test_tokenizing_in_processes_leaves_no_tokenizer_setting_behind(tokenizer, test_reviews):
+    """Several processes tokenize with the tokenizer's own threads off, and the setting is put back."""
+    import os
+
+    before = os.environ.get("TOKENIZERS_PARALLELISM")
+    tokenizer(["warm up the tokenizer's threads", "before the fork"], verbose=False)
+    two = tokenize_reviews(test_reviews, tokenizer, num_proc=2)
+    assert os.environ.get("TOKENIZERS_PARALLELISM") == before
+    one = tokenize_reviews(test_reviews, tokenizer)
+    assert two.to_dict() == one.to_dict()
+
+
+def test_prepare_chunks_from_streamed_reviews(small_config, small_reviews, tokenizer):
+    """Reviews streamed (IterableDataset, no num_rows) give the chunks of the same reviews
+    loaded: each split is written once to disk first."""
+
+    def rows(source):
+        yield from source
+
+    def streamed(split):
+        return datasets.IterableDataset.from_generator(
+            rows, gen_kwargs={"source": small_reviews[split]}
+        )
+
+    reviews = datasets.IterableDatasetDict({s: streamed(s) for s in small_reviews})
+    prepared = prepare_chunks(small_config, tokenizer, reviews)
+    expected = prepare_chunks(small_config, tokenizer, small_reviews)
+    for split in ("train", "eval"):
+        assert prepared[split].to_dict() == expected[split].to_dict()

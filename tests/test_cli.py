@@ -334,3 +334,12 @@ def test_publish_writes_the_card_and_is_a_dry_run_unless_asked(finished, capsys,
     assert "no Hugging Face token found, nothing was sent" in capsys.readouterr().err
     assert main([*args, "--repo-id", "not a repo id"]) == EXIT_USAGE
     assert "is not a valid Hub model id" in last_line(capsys.readouterr().err)
+
+
+def test_num_proc_option_sets_the_config_field():
+    """--num-proc is RunConfig.num_proc (the processes that tokenize); absent, every core."""
+    parser = cli.build_parser()
+    args = parser.parse_args(["train", "--profile", "embedded", "--quiet", "--num-proc", "3"])
+    assert cli.config_from_args(args).num_proc == 3
+    args = parser.parse_args(["train", "--profile", "embedded", "--quiet"])
+    assert cli.config_from_args(args).num_proc is None

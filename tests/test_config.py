@@ -199,3 +199,16 @@ def test_the_hub_probe_connects_once_per_process(monkeypatch):
         assert calls == [runtime.HUB_HOST]
     finally:
         runtime._hub_answers.cache_clear()
+
+
+def test_num_proc_field():
+    """RunConfig.num_proc: None (every core) by default, a number of processes >= 1 otherwise,
+    recorded in config.json, and changeable when resuming (it changes no chunk)."""
+    from mlm_helpers.run_folder import config_differences
+
+    assert RunConfig().num_proc is None
+    assert RunConfig(num_proc=4).to_dict()["num_proc"] == 4
+    for bad in (0, -1, 1.5, "2", True):
+        with pytest.raises(ValueError, match=r"RunConfig\.num_proc.*every core"):
+            RunConfig(num_proc=bad)
+    assert config_differences(RunConfig(num_proc=1).to_dict(), RunConfig(num_proc=8)) == {}

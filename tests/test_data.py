@@ -312,3 +312,23 @@ def test_a_hub_dataset_that_cannot_be_loaded_is_named_with_the_fix(monkeypatch):
     message = r"'my_reviews' is not a local folder and could not be loaded .*HF_HUB_OFFLINE.*'\./my_reviews'"
     with pytest.raises(DataError, match=message):
         data.load_reviews("my_reviews")
+
+
+def test_validate_split_reads_in_batches_and_names_the_row(monkeypatch):
+    """A split is checked READ_BATCH rows at a time; a bad text in a later batch is still named
+    by its row in the split, and labels of every batch are checked."""
+    import datasets
+
+    monkeypatch.setattr(data, "READ_BATCH", 4)
+    texts = [f"review {i}" for i in range(10)]
+    good = datasets.Dataset.from_dict({"text": texts, "label": [0, 1] * 5})
+    data.validate_split(good, "train")
+    bad_text = datasets.Dataset.from_dict({"text": texts[:9] + [None], "label": [0] * 10})
+    with pytest.raises(data.DataError, match=r"row 9: text is NoneType"):
+        data.validate_split(bad_text, "train")
+    bad_label = datasets.Dataset.from_dict({"text": texts, "label": [0] * 9 + [2]})
+    with pytest.raises(data.DataError, match=r"labels \[2\]"):
+        data.validate_split(bad_label, "train")
+    empty = datasets.Dataset.from_dict({"text": ["<br />"] * 10})
+    with pytest.raises(data.DataError, match="all 10 texts are empty"):
+        data.validate_split(empty, "train")

@@ -88,3 +88,54 @@ def test_same_file_for_train_and_test_is_refused(tmp_path, embedded_reviews, emb
     )
     with pytest.raises(DataError, match=r"all 30 'test' reviews also occur in .*'train'"):
         prepare_chunks(config, embedded_tokenizer)
+
+
+# ----------------------------------------------------------------------------- bounded memory
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_WORDS = ("a", "film", "b", "<br />", "  ", "plot")
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    train=st.lists(st.lists(st.sampled_from(_WORDS), max_size=4).map(" ".join), max_size=30),
+    held=st.lists(st.lists(st.sampled_from(_WORDS), max_size=4).map(" ".join), max_size=20),
+    batch=st.integers(1, 7),
+)
+def test_overlap_in_batches_is_the_set_lookup(monkeypatch, train, held, batch):
+    """Hashing the training splits a few texts at a time (HASH_BATCH) finds exactly the rows a
+    set of every training hash finds: repeats, cleaning and empty splits included."""
+    monkeypatch.setattr(data, "HASH_BATCH", batch)
+    reviews = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_dict({"text": train[: len(train) // 2]}),
+            "unsupervised": datasets.Dataset.from_dict({"text": train[len(train) // 2 :]}),
+            "test": datasets.Dataset.from_dict({"text": held}),
+        }
+    )
+    seen = {data.text_hash(t) for t in train}
+    expected = [i for i, t in enumerate(held) if data.text_hash(t) in seen]
+    assert data.held_out_overlap(reviews, ["train", "unsupervised"], "test") == expected
+
+
+def test_overlap_never_holds_the_training_hashes(monkeypatch):
+    """The training splits are hashed batch by batch: no batch of hashes is larger than
+    HASH_BATCH (the held-out check's memory does not grow with the training corpus)."""
+    monkeypatch.setattr(data, "HASH_BATCH", 25)
+    sizes = []
+    blocks = data._hash_blocks
+
+    def recording(dataset, batch_size=data.HASH_BATCH):
+        for block in blocks(dataset, batch_size):
+            sizes.append(block.size)
+            yield block
+
+    monkeypatch.setattr(data, "_hash_blocks", recording)
+    train = datasets.Dataset.from_dict({"text": [f"review {i}" for i in range(200)]})
+    test = datasets.Dataset.from_dict({"text": ["review 7", "new", "review 199"]})
+    reviews = datasets.DatasetDict({"train": train, "test": test})
+    assert data.held_out_overlap(reviews, ["train"], "test") == [0, 2]
+    assert max(sizes) == 25 and sum(sizes) == 203

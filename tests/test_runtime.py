@@ -149,3 +149,13 @@ def test_the_setup_cell_logs_no_library_warning():
     """)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "deprecated" not in result.stderr and result.stdout.strip() == "ok"
+
+
+def test_multi_worker_strategy_needs_tf_config(monkeypatch):
+    """strategy="multi_worker" without TF_CONFIG is refused before TensorFlow is touched, saying
+    what to set."""
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ValueError, match=r"TF_CONFIG is not set.*\"task\""):
+        runtime.get_strategy("multi_worker")
+    with pytest.raises(ValueError, match="multi_worker"):
+        runtime.get_strategy("several")

@@ -26,6 +26,7 @@ The layers, one module each:
 
     spec        MaskingSpec, maskable_positions, IGNORE_INDEX, MODEL_INPUTS, outcome codes
     inputs      chunk_arrays (checks stage 02's chunks)
+    store       ChunkStore: training chunks written once to disk, read back by row (large corpora)
     random_ops  the counter-based hash: masking_key, mask_batch, epoch_permutation,
                 mask_chunks, fixed_eval_masks, uniform_draws
     stream      the tf.data builder: build_datasets, MLMDatasets, keras_batches
@@ -59,6 +60,7 @@ from .spec import (
     MaskingSpec,
     maskable_positions,
 )
+from .store import ChunkStore
 from .stream import MLMDatasets, build_datasets, keras_batches
 
 __all__ = [
@@ -71,6 +73,7 @@ __all__ = [
     "OUTCOMES",
     "RANDOM",
     "TRAIN_STREAM",
+    "ChunkStore",
     "MLMDatasets",
     "MaskingSpec",
     "build_datasets",

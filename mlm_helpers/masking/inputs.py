@@ -55,7 +55,8 @@ def chunk_arrays(
 ) -> dict[str, np.ndarray]:
     """Check stage 02's chunks and return their columns as 2-D int32 arrays.
 
-    `chunks` is a `datasets.Dataset` or a mapping of equal-length arrays/lists. Raises ValueError
+    `chunks` is a `datasets.Dataset`, a pyarrow Table (a slice of one, as `store.ChunkStore`
+    writes them) or a mapping of equal-length arrays/lists. Raises ValueError
     naming the problem: a missing column, no rows, ragged rows or columns of different shapes, ids
     outside ``[0, vocab_size)``. Used by `build_datasets` and `mask_chunks`.
     """
@@ -65,6 +66,9 @@ def chunk_arrays(
     if hasattr(chunks, "column_names") and hasattr(chunks, "with_format"):
         names = list(chunks.column_names)
         table = chunks.with_format("arrow")[:] if len(chunks) else None
+    elif hasattr(chunks, "column_names") and hasattr(chunks, "combine_chunks"):  # a pyarrow Table
+        names = list(chunks.column_names)
+        table = chunks if chunks.num_rows else None
     elif isinstance(chunks, Mapping):
         names = list(chunks)
     else:
